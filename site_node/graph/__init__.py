@@ -1,0 +1,1 @@
+"""The site's property graph: neomodel classes (the schema) and idempotent constraints."""

@@ -1,0 +1,191 @@
+"""The site graph model, declared once with neomodel.
+
+These classes are the source of truth for labels, properties, relationships and
+constraints (installed by :func:`site_node.graph.schema.install_schema`). Bulk writes go
+through Cypher in :mod:`site_node.ingest.writer` for speed; reads may use either.
+
+Ownership: every node hanging off a ``Batch`` through an *owned* relationship
+(:data:`OWNED_RELATIONSHIPS`) belongs to that batch and is replaced with it. Shared nodes
+(site, sponsor, product, process, equipment, tags) are merged, never deleted by an ingest.
+"""
+
+from __future__ import annotations
+
+from neomodel import (
+    ArrayProperty,
+    BooleanProperty,
+    DateTimeNeo4jFormatProperty,
+    FloatProperty,
+    IntegerProperty,
+    JSONProperty,
+    RelationshipTo,
+    StringProperty,
+    StructuredNode,
+)
+
+#: Relationship types whose target nodes are owned by (and deleted with) their parent.
+OWNED_RELATIONSHIPS: tuple[str, ...] = (
+    "HAS_SERIES",
+    "HAS_LAB_RESULT",
+    "HAS_SPECTRA",
+    "HAS_CHUNK",
+    "HAS_UNIT_OPERATION",
+    "HAS_PHASE",
+    "HAS_DEVIATION",
+    "HAS_CAPA",
+    "HAS_QUALITY_RESULT",
+)
+
+
+class Site(StructuredNode):
+    code = StringProperty(unique_index=True, required=True)
+    name = StringProperty()
+    #: The site's monotonic revision: bumped by every batch change (drives sync).
+    rev = IntegerProperty(default=0)
+
+
+class Sponsor(StructuredNode):
+    code = StringProperty(unique_index=True, required=True)
+    name = StringProperty()
+    products = RelationshipTo("Product", "OWNS_PRODUCT")
+
+
+class Product(StructuredNode):
+    code = StringProperty(unique_index=True, required=True)
+    name = StringProperty()
+    processes = RelationshipTo("Process", "HAS_PROCESS")
+
+
+class Process(StructuredNode):
+    #: ``code@version``: Community Edition has no node keys, so the pair is one property.
+    key = StringProperty(unique_index=True, required=True)
+    code = StringProperty(index=True, required=True)
+    version = StringProperty(required=True)
+    name = StringProperty()
+
+
+class Equipment(StructuredNode):
+    equipment_id = StringProperty(unique_index=True, required=True)
+    kind = StringProperty()
+    working_volume_l = FloatProperty()
+    attributes = JSONProperty()
+
+
+class Tag(StructuredNode):
+    """A tag of the site's own vocabulary, as named by its historian or LIMS."""
+
+    name = StringProperty(unique_index=True, required=True)
+    unit = StringProperty(required=True)
+    kind = StringProperty(
+        required=True,
+        choices={k: k for k in ("online", "offline", "setpoint", "controller_output")},
+    )
+    description = StringProperty()
+
+
+class TimeSeries(StructuredNode):
+    """One node per (batch, tag): times (h since batch start) and values as arrays."""
+
+    tag = StringProperty(index=True, required=True)
+    unit = StringProperty()
+    t = ArrayProperty(FloatProperty())
+    v = ArrayProperty(FloatProperty())
+    n = IntegerProperty()
+    of_tag = RelationshipTo(Tag, "OF_TAG")
+
+
+class LabResult(StructuredNode):
+    analyte = StringProperty(index=True, required=True)
+    value = FloatProperty(required=True)
+    unit = StringProperty()
+    sampled_at = DateTimeNeo4jFormatProperty()
+    t_h = FloatProperty()
+    of_tag = RelationshipTo(Tag, "OF_TAG")
+
+
+class SpectrumChunk(StructuredNode):
+    """Up to ``CHUNK_SPECTRA`` spectra, row-major in ``values`` (``len(t) * n_channels``)."""
+
+    index = IntegerProperty(required=True)
+    t = ArrayProperty(FloatProperty())
+    values = ArrayProperty(FloatProperty())
+
+
+class SpectrumSet(StructuredNode):
+    instrument = StringProperty()
+    wavenumbers = ArrayProperty(FloatProperty())
+    n = IntegerProperty()
+    chunks = RelationshipTo(SpectrumChunk, "HAS_CHUNK")
+
+
+class Phase(StructuredNode):
+    name = StringProperty(required=True)
+    start_h = FloatProperty(required=True)
+    end_h = FloatProperty()
+
+
+class UnitOperation(StructuredNode):
+    kind = StringProperty(required=True)
+    start = DateTimeNeo4jFormatProperty()
+    end = DateTimeNeo4jFormatProperty()
+    phases = RelationshipTo(Phase, "HAS_PHASE")
+    equipment = RelationshipTo(Equipment, "USES_EQUIPMENT")
+
+
+class CAPA(StructuredNode):
+    capa_id = StringProperty(index=True, required=True)
+    action = StringProperty()
+    effective = BooleanProperty()
+
+
+class Deviation(StructuredNode):
+    deviation_id = StringProperty(index=True, required=True)
+    opened_at = DateTimeNeo4jFormatProperty()
+    category = StringProperty()
+    description = StringProperty()
+    root_cause = StringProperty()
+    status = StringProperty()
+    failure_mode = StringProperty()
+    capas = RelationshipTo(CAPA, "HAS_CAPA")
+
+
+class QualityResult(StructuredNode):
+    attribute = StringProperty(required=True)
+    value = FloatProperty(required=True)
+    unit = StringProperty()
+    spec_low = FloatProperty()
+    spec_high = FloatProperty()
+
+
+class Batch(StructuredNode):
+    batch_id = StringProperty(unique_index=True, required=True)
+    site = StringProperty(index=True, required=True)
+    process = StringProperty(index=True)
+    sponsor = StringProperty(index=True)
+    product = StringProperty()
+    scale_l = FloatProperty()
+    start = DateTimeNeo4jFormatProperty(index=True)
+    end = DateTimeNeo4jFormatProperty()
+    status = StringProperty(index=True)
+    #: Site revision at the batch's last change.
+    rev = IntegerProperty(index=True)
+    #: SHA-256 of the batch's normalised bundle content (re-ingest of equal content is a no-op).
+    content_hash = StringProperty()
+    source = StringProperty()
+    ingested_at = DateTimeNeo4jFormatProperty()
+
+    at_site = RelationshipTo(Site, "AT_SITE")
+    of_process = RelationshipTo(Process, "OF_PROCESS")
+    series = RelationshipTo(TimeSeries, "HAS_SERIES")
+    lab_results = RelationshipTo(LabResult, "HAS_LAB_RESULT")
+    spectra = RelationshipTo(SpectrumSet, "HAS_SPECTRA")
+    unit_operations = RelationshipTo(UnitOperation, "HAS_UNIT_OPERATION")
+    deviations = RelationshipTo(Deviation, "HAS_DEVIATION")
+    quality_results = RelationshipTo(QualityResult, "HAS_QUALITY_RESULT")
+
+
+#: Every node class of the site graph (schema installation walks this list).
+NODE_CLASSES: tuple[type[StructuredNode], ...] = (
+    Site, Sponsor, Product, Process, Equipment, Tag, TimeSeries, LabResult, SpectrumChunk,
+    SpectrumSet, Phase, UnitOperation, CAPA, Deviation, QualityResult, Batch,
+)

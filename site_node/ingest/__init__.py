@@ -1,0 +1,1 @@
+"""Batch ingest: read and check a bundle, then write each batch in one transaction."""
