@@ -96,7 +96,8 @@ def write_batch(batch_id: str, start: pd.Timestamp, rng: np.random.Generator) ->
              "end": (start + pd.Timedelta(days=DAYS)).isoformat()},
         ],
         "deviations": [] if batch_id == "B-0001" else [
-            {"deviation_id": "DEV-2026-0007", "opened_at": (start + pd.Timedelta(days=9)).isoformat(),
+            {"deviation_id": "DEV-2026-0007",
+             "opened_at": (start + pd.Timedelta(days=9)).isoformat(),
              "category": "equipment", "description": "O2 valve output at 95% for 4 h",
              "root_cause": "sparger partially blocked", "status": "closed",
              "failure_mode": "SPG-FOUL",

@@ -13,7 +13,8 @@ from site_node.graph.schema import install_schema
 def connect(settings: SiteSettings) -> Driver:
     """A verified driver for the site's Neo4j with the site schema installed."""
     auth = (settings.neo4j_user, settings.neo4j_password or "") if settings.neo4j_user else None
-    driver = GraphDatabase.driver(settings.neo4j_uri, auth=auth)
+    driver = GraphDatabase.driver(settings.neo4j_uri, auth=auth,
+                                  notifications_min_severity="OFF")
     try:
         driver.verify_connectivity()
         install_schema(driver)

@@ -75,7 +75,8 @@ def _clean(driver: Driver) -> None:
 
 @pytest.fixture(scope="session")
 def _drivers(neo4j_uris: dict[str, str]) -> Iterator[dict[str, Driver]]:
-    drivers = {name: GraphDatabase.driver(uri) for name, uri in neo4j_uris.items()}
+    drivers = {name: GraphDatabase.driver(uri, notifications_min_severity="OFF")
+               for name, uri in neo4j_uris.items()}
     for driver in drivers.values():
         driver.verify_connectivity()
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from site_node.ingest.problems import Problem, describe
 
 _OFFSET_PATTERN = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+_FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _NON_FINITE_WORDS = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -57,7 +59,15 @@ def read_csv(data: bytes, file: str, problems: list[Problem]) -> Table | None:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             na_filter=False, skipinitialspace=False)
     except pd.errors.ParserError as exc:
-        problems.append(Problem(file=file, message=f"is not well-formed CSV: {exc}"))
+        text_error = str(exc).strip()
+        shape = _FIELDS_ERROR.search(text_error)
+        if shape:
+            expected, line, found = shape.groups()
+            problems.append(Problem(file=file, where=f"line {line}", message=(
+                f"is not well-formed CSV: expected {expected} fields as in the header, "
+                f"found {found}")))
+        else:
+            problems.append(Problem(file=file, message=f"is not well-formed CSV: {text_error}"))
         return None
     except pd.errors.EmptyDataError:
         problems.append(Problem(file=file, message="is empty"))

@@ -1,0 +1,1 @@
+"""The facility service: the site graph in Neo4j, batch ingest, and the site API."""

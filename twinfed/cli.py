@@ -1,0 +1,51 @@
+"""``twinfed``: the root command and its groups; errors become one readable line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from bioprocess.errors import TwinfedError
+from twinfed.console import err
+from twinfed.demo import demo
+from twinfed.neo4j_cli import neo4j_app
+from twinfed.site_cli import site_app
+
+app = typer.Typer(
+    name="twinfed",
+    help="Federated knowledge-graph digital twin for biopharmaceutical manufacturing.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(site_app, name="site")
+app.add_typer(neo4j_app, name="neo4j")
+app.command("demo")(demo)
+
+try:  # the process twin's commands (bioprocess simulator)
+    from twinfed.simulate_cli import simulate_app
+except ImportError:  # pragma: no cover - only while the simulator is being built
+    simulate_app = None
+if simulate_app is not None:
+    app.add_typer(simulate_app, name="simulate")
+
+
+def main() -> None:
+    """Run the CLI; a :class:`TwinfedError` prints one line and exits with status 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except TwinfedError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
