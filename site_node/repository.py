@@ -10,6 +10,7 @@ import numpy as np
 from neo4j import Driver
 
 from bioprocess.errors import NotFoundError
+from site_node.ingest.writer import decode_intensities
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,28 @@ class SiteRepository:
             t, v = _downsample(t, v, max_points)
         return {"batch_id": batch_id, "tag": tag, "unit": row["unit"], "n": int(t.size),
                 "t_h": t.tolist(), "v": v.tolist()}
+
+    def get_spectra(self, batch_id: str) -> dict[str, Any]:
+        """The batch's spectra: ``wavenumbers``, ``t_h`` and the ``intensities`` matrix."""
+        rows = self._run(
+            "MATCH (:Batch {batch_id: $id})-[:HAS_SPECTRA]->(ss:SpectrumSet)-[:HAS_CHUNK]->(c) "
+            "RETURN ss.instrument AS instrument, ss.wavenumbers AS wavenumbers, "
+            "  ss.channels AS channels, c.t AS t, c.values AS values ORDER BY c.index",
+            id=batch_id)
+        if not rows:
+            raise NotFoundError(f"batch '{batch_id}' has no spectra at this site")
+        return _spectra_from_rows(rows)
+
+
+def _spectra_from_rows(rows: list[Any]) -> dict[str, Any]:
+    first = rows[0]
+    blocks = [decode_intensities(r["values"], first["channels"]) for r in rows]
+    return {
+        "instrument": first["instrument"],
+        "wavenumbers": np.asarray(first["wavenumbers"]),
+        "t_h": np.concatenate([np.asarray(r["t"]) for r in rows]),
+        "intensities": np.vstack(blocks),
+    }
 
 
 def _downsample(t: np.ndarray, v: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -73,6 +73,17 @@ def test_series_values_and_gaps_match_the_file(site_driver: Driver) -> None:
     assert abs(np.mean(down["v"]) - column.mean()) < 0.5
 
 
+def test_spectra_read_back_exactly(site_driver: Driver, tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", batch_ids=("T-001",), n_spectra=230, n_channels=77)
+    ingest(site_driver, bundle)
+    spectra = SiteRepository(site_driver).get_spectra("T-001")
+    frame = pd.read_parquet(bundle / "T-001" / "raman.parquet")
+    np.testing.assert_array_equal(spectra["intensities"], frame.drop(columns="timestamp"))
+    np.testing.assert_allclose(spectra["wavenumbers"], np.linspace(500, 1700, 77), atol=1e-3)
+    assert spectra["t_h"].tolist() == [2.0 * i for i in range(230)]  # 3 chunks of <= 100
+    assert spectra["instrument"] == "RM-1"
+
+
 def test_identical_reingest_changes_nothing(site_driver: Driver) -> None:
     ingest(site_driver, EXAMPLE)
     before = fingerprint(site_driver)

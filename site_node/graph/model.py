@@ -22,6 +22,7 @@ from neomodel import (
     StringProperty,
     StructuredNode,
 )
+from neomodel.properties import Property
 
 #: Relationship types whose target nodes are owned by (and deleted with) their parent.
 OWNED_RELATIONSHIPS: tuple[str, ...] = (
@@ -35,6 +36,16 @@ OWNED_RELATIONSHIPS: tuple[str, ...] = (
     "HAS_CAPA",
     "HAS_QUALITY_RESULT",
 )
+
+
+class BytesProperty(Property[bytes]):
+    """A Neo4j ``byte[]`` property (neomodel has none): packed numeric arrays."""
+
+    def inflate(self, value: object, rethrow: bool = False) -> bytes:
+        return bytes(value)  # type: ignore[arg-type]
+
+    def deflate(self, value: object, rethrow: bool = False) -> bytes:
+        return bytes(value)  # type: ignore[arg-type]
 
 
 class Site(StructuredNode):
@@ -104,17 +115,20 @@ class LabResult(StructuredNode):
 
 
 class SpectrumChunk(StructuredNode):
-    """Up to ``CHUNK_SPECTRA`` spectra, row-major in ``values`` (``len(t) * n_channels``)."""
+    """Up to ``CHUNK_SPECTRA`` spectra: ``values`` is the row-major ``len(t) x channels``
+    block, packed as its set's ``encoding`` says (``float64-le``)."""
 
     index = IntegerProperty(required=True)
     t = ArrayProperty(FloatProperty())
-    values = ArrayProperty(FloatProperty())
+    values = BytesProperty()
 
 
 class SpectrumSet(StructuredNode):
     instrument = StringProperty()
     wavenumbers = ArrayProperty(FloatProperty())
     n = IntegerProperty()
+    channels = IntegerProperty()
+    encoding = StringProperty(default="float64-le")
     chunks = RelationshipTo(SpectrumChunk, "HAS_CHUNK")
 
 
