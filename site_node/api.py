@@ -35,6 +35,13 @@ def _problem(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def _repository(request: Request) -> SiteRepository:
+    return SiteRepository(request.app.state.driver, request.app.state.settings.neo4j_database)
+
+
+Repo = Annotated[SiteRepository, Depends(_repository)]
+
+
 def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
     """Build the site API; opens (and later closes) its own driver unless one is given."""
 
@@ -71,11 +78,6 @@ def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
         body = problem_document(TwinfedError("internal error; the site log has the details"),
                                 request.url.path)
         return _problem(500, body)
-
-    def repository(request: Request) -> SiteRepository:
-        return SiteRepository(request.app.state.driver, settings.neo4j_database)
-
-    Repo = Annotated[SiteRepository, Depends(repository)]
 
     @app.get("/health", operation_id="site_health")
     def health(repo: Repo) -> dict[str, Any]:
