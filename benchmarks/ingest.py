@@ -77,8 +77,8 @@ def main() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="twinfed-bench-") as tmp:
         root = Path(tmp)
         bundle = write_realistic_bundle(root / "bundle")
-        with EmbeddedNeo4j(["bench"], data_dir=root / "neo4j",
-                           launcher_dir=LAUNCHER_DIR) as neo4j:
+        with EmbeddedNeo4j(["bench"], data_dir=root / "neo4j", launcher_dir=LAUNCHER_DIR,
+                           fast_start=False) as neo4j:  # full JIT for measurements
             uri = neo4j.uris["bench"]
             with GraphDatabase.driver(uri, notifications_min_severity="OFF") as driver:
                 install_schema(driver)
