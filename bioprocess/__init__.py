@@ -1,0 +1,1 @@
+"""Pure bioprocess domain logic (process twin, features, models) with no I/O."""
