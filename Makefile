@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint clean launcher
+.PHONY: setup test demo bench plots lint clean launcher
 
 # A fresh or refreshed virtual environment with the project and its dev tools.
 $(STAMP): pyproject.toml
@@ -30,6 +30,11 @@ demo: setup
 
 bench: setup
 	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.twin
+
+# Figures of the process twin under docs/img/
+plots: $(STAMP)
+	$(PY) scripts/plot_twin.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
