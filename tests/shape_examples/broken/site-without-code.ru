@@ -1,0 +1,6 @@
+# A site with no site code.
+BASE <https://w3id.org/twinfed/site/SITE-A/>
+PREFIX tf:      <https://w3id.org/twinfed/ontology#>
+PREFIX xsd:     <http://www.w3.org/2001/XMLSchema#>
+
+DELETE DATA { GRAPH <meta> { <> tf:siteCode "SITE-A" } }
