@@ -67,6 +67,12 @@ def neo4j_uris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         server.stop()
 
 
+def clean_database(driver: Driver) -> None:
+    """Empty the database and (re)install the site schema."""
+    _clean(driver)
+    install_schema(driver)
+
+
 def _clean(driver: Driver) -> None:
     with driver.session() as session:  # CALL ... IN TRANSACTIONS needs an implicit transaction
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
@@ -107,3 +113,16 @@ def site_drivers(_drivers: dict[str, Driver]) -> dict[str, Driver]:
 @pytest.fixture(scope="session")
 def site_uri(neo4j_uris: dict[str, str]) -> str:
     return neo4j_uris["site_a"]
+
+
+@pytest.fixture(scope="session")
+def campaign_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated 3-site campaign (bundles + ground truth), written once per session."""
+    from bioprocess.campaign import CampaignConfig, generate_campaign
+    from twinfed.bundle_writer import write_campaign
+
+    out = tmp_path_factory.mktemp("campaign")
+    campaign = generate_campaign(CampaignConfig(n_sites=3, batches_per_site=6, seed=11,
+                                                fault_rate=0.4, second_sponsor_batches=1))
+    write_campaign(campaign, out / "c", fmt="parquet")
+    return out / "c"

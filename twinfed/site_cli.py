@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from site_node.analysis.service import AnalysisReport, analyse
 from site_node.config import SiteSettings
 from site_node.db import connect
 from site_node.ingest.service import IngestReport, ingest_bundle
@@ -43,11 +44,26 @@ def print_report(report: IngestReport) -> None:
               highlight=False)
 
 
+def print_analysis(report: AnalysisReport) -> None:
+    for process, result in report.processes.items():
+        events = sum(len(b.events) for b in result.batches.values())
+        reference = result.reference
+        out.print(f"analysed {process}: {len(result.batches)} batches, "
+                  f"{len(result.envelopes)} envelopes from {len(reference.batch_ids)} reference "
+                  f"batches ({reference.reason}{', fallback' if reference.fallback else ''}), "
+                  f"{events} deviation events", highlight=False)
+    out.print(f"{len(report.changed_batches)} batches with changed results got a new revision "
+              f"({report.seconds:.1f} s)", highlight=False)
+
+
 @site_app.command("ingest")
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="bundle folders or zip files")],
     neo4j_uri: UriOption = None,
     site: CodeOption = None,
+    analyse_after: Annotated[bool, typer.Option(
+        "--analyse/--no-analyse", help="recompute features, envelopes and deviation events "
+        "after the ingest")] = True,
 ) -> None:
     """Ingest one or more bundles (a batch or a campaign each); one transaction per batch."""
     settings = settings_from(neo4j_uri, site)
@@ -70,10 +86,72 @@ def ingest(
             out.print(f"[bold]{path}[/]", highlight=False)
             print_report(report)
             failed = failed or not report.ok
+            code = site or settings.code or _site_code(driver)
+        if analyse_after and code:
+            print_analysis(analyse(driver, site_code=code, database=settings.neo4j_database))
     finally:
         driver.close()
     if failed:
         raise typer.Exit(1)
+
+
+def _site_code(driver) -> str | None:  # noqa: ANN001
+    return SiteRepository(driver).site_summary()["site"]
+
+
+@site_app.command("analyse")
+def analyse_command(neo4j_uri: UriOption = None) -> None:
+    """Recompute phases, per-phase features, envelopes, deviation events and T²/SPE."""
+    settings = settings_from(neo4j_uri, None)
+    driver = connect(settings)
+    try:
+        code = settings.code or _site_code(driver)
+        if code is None:
+            out.print("the site holds no batches yet: nothing to analyse")
+            return
+        print_analysis(analyse(driver, site_code=code, database=settings.neo4j_database))
+    finally:
+        driver.close()
+
+
+@site_app.command("export")
+def export_command(
+    neo4j_uri: UriOption = None,
+    since: Annotated[int, typer.Option("--since", help="export batches changed after this "
+                                       "site revision")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="trig, nquads, turtle or jsonld")]
+    = "trig",
+    output: Annotated[Path | None, typer.Option("--out", help="file to write (default: "
+                                                "stdout)")] = None,
+    api_base: Annotated[str, typer.Option(help="public base URL of this site's API (raw "
+                                          "data links)")] = "http://127.0.0.1:8701",
+) -> None:
+    """Export batch graphs in the shared structure; SHACL-validated before they are written."""
+    from site_node.export.service import export_site
+    from twinfed import __version__
+
+    if fmt not in ("trig", "nquads", "turtle", "jsonld"):
+        raise typer.BadParameter(f"--format must be trig, nquads, turtle or jsonld; got {fmt}")
+    settings = settings_from(neo4j_uri, None)
+    driver = connect(settings)
+    try:
+        code = settings.code or _site_code(driver)
+        if code is None:
+            out.print("the site holds no batches yet: nothing to export")
+            return
+        export = export_site(driver, site_code=code, api_base=api_base,
+                             software_version=__version__, since_rev=since,
+                             database=settings.neo4j_database)
+    finally:
+        driver.close()
+    data = export.serialize(fmt)  # type: ignore[arg-type]
+    if output is None:
+        typer.echo(data.decode())
+    else:
+        output.write_bytes(data)
+    err.print(f"{len(export.batch_ids)} batches, {export.triples:,} triples, revisions "
+              f"{export.rev_range}; SHACL: conforms (built {export.build_seconds:.2f} s, "
+              f"validated {export.validate_seconds:.2f} s)", highlight=False)
 
 
 @site_app.command("status")

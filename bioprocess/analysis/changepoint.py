@@ -39,15 +39,24 @@ class Partition:
     boundaries: tuple[tuple[int, ...], ...]
 
 
+def _pair_sums(prefix_a: np.ndarray, prefix_b: np.ndarray) -> np.ndarray:
+    """``M[a, b] = sum_j (A[b, j] - A[a, j]) * (B[b, j] - B[a, j])`` for prefix sums A, B."""
+    gram = prefix_a @ prefix_b.T  # gram[i, k] = A_i . B_k
+    diag = np.diag(gram)
+    return diag[None, :] - gram.T - gram + diag[:, None]
+
+
 def segment_costs(y: np.ndarray) -> np.ndarray:
     """Residual sum of squares of a line fit to ``y[a:b]``, for every ``0 <= a < b <= n``.
 
     Returns an ``(n + 1, n + 1)`` array ``C`` with ``C[a, b]`` the cost summed over the
-    columns of ``y`` (``inf`` where ``b <= a``). Computed in closed form from prefix sums.
+    columns of ``y`` (``inf`` where ``b <= a``). Computed in closed form from prefix sums;
+    the sums over columns are Gram matrices of the prefix sums, so the work is a few
+    ``(n + 1) x p`` matrix products.
     """
     n = y.shape[0]
-    x = np.arange(n, dtype=float)
-    zero = np.zeros((1,) + y.shape[1:])
+    x = np.arange(n, dtype=float) - 0.5 * (n - 1)  # centred: smaller prefix sums
+    zero = np.zeros((1, y.shape[1]))
     s_y = np.concatenate([zero, np.cumsum(y, axis=0)])
     s_xy = np.concatenate([zero, np.cumsum(x[:, None] * y, axis=0)])
     s_yy = np.concatenate([[0.0], np.cumsum(np.sum(y * y, axis=1))])
@@ -57,18 +66,16 @@ def segment_costs(y: np.ndarray) -> np.ndarray:
     cnt = np.arange(n + 1, dtype=float)
     m = cnt[None, :] - cnt[:, None]  # b - a
     with np.errstate(divide="ignore", invalid="ignore"):
-        sy = s_y[None, :, :] - s_y[:, None, :]
-        sxy = s_xy[None, :, :] - s_xy[:, None, :]
         sx = s_x[None, :] - s_x[:, None]
-        sxx = s_xx[None, :] - s_xx[:, None]
+        vxx = (s_xx[None, :] - s_xx[:, None]) - sx * sx / m
         syy = s_yy[None, :] - s_yy[:, None]
-        vxx = sxx - sx * sx / m
-        level = np.sum(sy * sy, axis=2) / m
-        cross = sxy - sx[:, :, None] * sy / m[:, :, None]
-        slope = np.where(vxx > 1e-12, np.sum(cross * cross, axis=2) / vxx, 0.0)
+        level = _pair_sums(s_y, s_y) / m
+        c = sx / m
+        cross2 = (_pair_sums(s_xy, s_xy) - 2.0 * c * _pair_sums(s_xy, s_y)
+                  + c * c * _pair_sums(s_y, s_y))
+        slope = np.where(vxx > 1e-9, cross2 / vxx, 0.0)
         cost = syy - level - slope
-    cost = np.where(m > 0, np.maximum(cost, 0.0), np.inf)
-    return cost
+    return np.where(m > 0, np.maximum(cost, 0.0), np.inf)
 
 
 def optimal_partitions(y: np.ndarray, max_segments: int, min_size: int) -> Partition:

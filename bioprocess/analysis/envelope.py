@@ -3,10 +3,15 @@
 Alignment (how batches of different lengths are compared)
     Each reference batch's phases are put on a normalised clock (piecewise-linear time
     registration per phase, phases matched by name; :mod:`bioprocess.analysis.registration`).
-    The tag is linearly interpolated at ``grid_points`` equally spaced clock values
-    ``linspace(0, 1, grid_points)`` in every phase ("point" mode: single-sample values,
-    noise included, because single samples are what the envelope judges). Grid times in a
-    data gap of a batch are left out for that batch.
+    Each phase gets a fixed grid of ``grid_points`` cells. With ``smooth=True`` (default)
+    the value of a batch in a cell is the mean of its samples in that cell (linear
+    interpolation at the cell centre when the cell has no sample), so the envelope
+    describes the *local mean* trajectory, and a batch is judged the same way: its own cell
+    means, interpolated back to its sample times
+    (:func:`~bioprocess.analysis.registration.cell_smoothed`); a sample alone in its cell
+    (sparse lab tags) is judged as it is. With ``smooth=False`` the tag is linearly interpolated at
+    ``linspace(0, 1, grid_points)`` and single samples are judged. Grid times in a data gap
+    of a batch are left out for that batch.
 
 Band
     At every grid point: ``mean`` and sample standard deviation (``ddof=1``) across the
@@ -17,7 +22,13 @@ Band
     ``lower, upper = mean -/+ k * sd``. Grid points seen in fewer than ``min_batches``
     batches have no band (NaN), and nothing is judged there.
 
-Between grid points the band is interpolated linearly in the registered clock.
+Between grid points the band is interpolated linearly in the registered clock (held
+constant before the first and after the last grid point).
+
+Why smooth by default: judging single noisy samples against a band of single samples
+makes a batch that runs close to a limit flicker in and out of it, and every flicker that
+lasts the minimum duration becomes an event; comparing local means with a band of local
+means removes that noise-driven chatter without hiding excursions longer than a cell.
 
 References
 ----------
@@ -40,8 +51,17 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
 from bioprocess.analysis.errors import InsufficientReferenceError, ensure_fitted
-from bioprocess.analysis.phases import PhaseSegmentation, segmentations_for
-from bioprocess.analysis.registration import clock_lengths, register, sample_clock
+from bioprocess.analysis.phases import (
+    PhaseSegmentation,
+    reference_phase_order,
+    segmentations_for,
+)
+from bioprocess.analysis.registration import (
+    cell_smoothed,
+    clock_lengths,
+    phase_bounds,
+    register,
+)
 from bioprocess.analysis.trajectories import BatchTrajectories
 
 
@@ -51,11 +71,13 @@ class Band:
 
     Attributes
     ----------
+    values : the values judged (local means with ``smooth=True``, else the samples).
     phase_index : index of the batch's phase each time falls in (``-1``: none).
     phase_known : the phase exists in the envelope.
     center, sd, lower, upper : envelope mean, (floored) sd and limits; NaN where undefined.
     """
 
+    values: np.ndarray
     phase_index: np.ndarray
     phase_known: np.ndarray
     center: np.ndarray
@@ -94,6 +116,7 @@ class ReferenceEnvelope(BaseEstimator):
     min_batches : minimum number of reference batches with the tag (and per grid point).
     sd_floor : floor on the sd as a fraction of the tag's reference spread (see module).
     gap_factor : a gap longer than ``gap_factor`` median sampling intervals is missing data.
+    smooth : judge local means over one grid cell (default) rather than single samples.
 
     Attributes
     ----------
@@ -101,7 +124,8 @@ class ReferenceEnvelope(BaseEstimator):
     unit_ : str
     phase_names_ : tuple of str, phases in time order.
     phase_lengths_h_ : ndarray, median reference length of each phase (h).
-    grid_ : ndarray ``(grid_points,)``, registered clock values in ``[0, 1]``.
+    grid_ : ndarray ``(grid_points,)``, registered clock values in ``[0, 1]`` (cell centres
+        with ``smooth=True``).
     mean_, sd_, lower_, upper_ : ndarray ``(n_phases, grid_points)``.
     n_batches_ : ndarray of int, batches contributing to each grid point.
     sd_floor_abs_ : float, the sd floor in tag units.
@@ -122,15 +146,18 @@ class ReferenceEnvelope(BaseEstimator):
         "min_batches": [Interval(Integral, 2, None, closed="left")],
         "sd_floor": [Interval(Real, 0, None, closed="left")],
         "gap_factor": [Interval(Real, 1, None, closed="left")],
+        "smooth": ["boolean"],
     }
 
     def __init__(self, *, k: float = 3.0, grid_points: int = 50, min_batches: int = 3,
-                 sd_floor: float = 0.01, gap_factor: float = 3.0) -> None:
+                 sd_floor: float = 0.01, gap_factor: float = 3.0, smooth: bool = True
+                 ) -> None:
         self.k = k
         self.grid_points = grid_points
         self.min_batches = min_batches
         self.sd_floor = sd_floor
         self.gap_factor = gap_factor
+        self.smooth = smooth
 
     def fit(
         self,
@@ -162,7 +189,7 @@ class ReferenceEnvelope(BaseEstimator):
                 + (f" ({', '.join(b.batch_id for b in having)})" if having else "")
             )
         segs = segmentations_for(having, segmentations)
-        names, lengths = _phase_order(having, segs)
+        names, lengths = reference_phase_order(having, segs)
         g = self.grid_points
         stack = np.full((len(having), len(names), g), np.nan)
         for i, batch in enumerate(having):
@@ -170,7 +197,8 @@ class ReferenceEnvelope(BaseEstimator):
             t, v = batch.series[tag]
             stack[i] = register(t, v, seg, clock_lengths(seg), names, g,
                                 nominal_h=batch.nominal_interval_h(tag),
-                                gap_factor=self.gap_factor, mode="point")
+                                gap_factor=self.gap_factor,
+                                mode="bin" if self.smooth else "point")
         count = np.sum(np.isfinite(stack), axis=0)
         ok = count >= self.min_batches
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -189,7 +217,7 @@ class ReferenceEnvelope(BaseEstimator):
         self.unit_ = next((b.unit(tag) for b in having if b.unit(tag)), "")
         self.phase_names_ = names
         self.phase_lengths_h_ = lengths
-        self.grid_ = np.linspace(0.0, 1.0, g)
+        self.grid_ = (np.arange(g) + 0.5) / g if self.smooth else np.linspace(0.0, 1.0, g)
         self.mean_ = mean
         self.sd_ = sd
         self.lower_ = mean - self.k * sd
@@ -202,26 +230,44 @@ class ReferenceEnvelope(BaseEstimator):
         self.envelope_id_ = digest.hexdigest()[:16]
         return self
 
-    def band(self, t_h: np.ndarray, segmentation: PhaseSegmentation) -> Band:
-        """The envelope at times ``t_h`` (hours since start) of a batch with these phases."""
+    def band(self, t_h: np.ndarray, segmentation: PhaseSegmentation,
+             values: np.ndarray | None = None, *, nominal_h: float | None = None) -> Band:
+        """The envelope at sorted times ``t_h`` (h since start) of a batch with these phases.
+
+        ``values`` (the batch's samples at ``t_h``) are turned into the values judged:
+        cell means interpolated back to the samples with ``smooth=True``; NaN when not
+        given. ``nominal_h`` is the median sampling interval (computed when not given).
+        """
         ensure_fitted(self)
         t_h = np.asarray(t_h, dtype=float)
         typical = dict(zip(self.phase_names_, self.phase_lengths_h_, strict=True))
         lengths = clock_lengths(segmentation, typical)
-        idx, u = sample_clock(t_h, segmentation, lengths)
         center = np.full(t_h.shape, np.nan)
         sd = np.full(t_h.shape, np.nan)
         known = np.zeros(t_h.shape, dtype=bool)
+        idx = np.full(t_h.shape, -1)
         rows = {name: i for i, name in enumerate(self.phase_names_)}
-        for j, name in enumerate(segmentation.names):
-            row = rows.get(name)
-            if row is None:
-                continue
-            inside = idx == j
-            known |= inside
-            center[inside] = np.interp(u[inside], self.grid_, self.mean_[row])
-            sd[inside] = np.interp(u[inside], self.grid_, self.sd_[row])
-        return Band(idx, known, center, sd, center - self.k * sd, center + self.k * sd)
+        if segmentation.spans:
+            starts, lo, hi = phase_bounds(t_h, segmentation, lengths)
+            for j, name in enumerate(segmentation.names):
+                part = slice(lo[j], hi[j])
+                idx[part] = j
+                row = rows.get(name)
+                if row is None or not lengths[j] > 0:
+                    continue
+                u = (t_h[part] - starts[j]) / lengths[j]
+                known[part] = True
+                center[part] = np.interp(u, self.grid_, self.mean_[row])
+                sd[part] = np.interp(u, self.grid_, self.sd_[row])
+        if values is None:
+            judged = np.full(t_h.shape, np.nan)
+        elif self.smooth:
+            judged = cell_smoothed(t_h, np.asarray(values, dtype=float), segmentation, lengths,
+                                   self.grid_points, nominal_h or _median_step(t_h))
+        else:
+            judged = np.asarray(values, dtype=float)
+        return Band(judged, idx, known, center, sd, center - self.k * sd,
+                    center + self.k * sd)
 
     def summary(self) -> EnvelopeSummary:
         """The fitted envelope as a frozen record."""
@@ -235,20 +281,7 @@ class ReferenceEnvelope(BaseEstimator):
         )
 
 
-def _phase_order(
-    batches: Sequence[BatchTrajectories], segs: Mapping[str, PhaseSegmentation]
-) -> tuple[tuple[str, ...], np.ndarray]:
-    """Phase names of the batches ordered by median relative start; median lengths (h)."""
-    starts: dict[str, list[float]] = {}
-    lengths: dict[str, list[float]] = {}
-    for batch in batches:
-        seg = segs[batch.batch_id]
-        total = seg.spans[-1].end_h if seg.spans else 0.0
-        for span in seg.spans:
-            starts.setdefault(span.name, []).append(span.start_h / total if total else 0.0)
-            if not (seg.open_end and span is seg.spans[-1]):
-                lengths.setdefault(span.name, []).append(span.end_h - span.start_h)
-    names = tuple(sorted(starts, key=lambda n: (float(np.median(starts[n])), n)))
-    median = np.asarray([float(np.median(lengths[n])) if n in lengths else np.nan
-                         for n in names])
-    return names, median
+def _median_step(t: np.ndarray) -> float | None:
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if steps.size else None

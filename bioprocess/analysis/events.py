@@ -2,9 +2,12 @@
 
 The rule, for one tag of one batch against one envelope:
 
-1. A sample is *high* when above the upper limit, *low* when below the lower limit
-   (samples where the envelope has no band, or in phases the envelope does not know,
-   are never out).
+1. A sample is *high* when its judged value is above the upper limit, *low* when below
+   the lower limit (samples where the envelope has no band, or in phases the envelope
+   does not know, are never out). The judged value is the batch's own mean over envelope
+   grid cells, interpolated back to the sample (``ReferenceEnvelope(smooth=True)``,
+   default; see :mod:`bioprocess.analysis.envelope`), or the sample itself
+   (``smooth=False``).
 2. Consecutive out samples of the same direction form a run. A run ends at an in-band
    sample, at a phase boundary (an event belongs to exactly one phase) or at a data gap
    (two samples more than ``gap_factor`` median sampling intervals apart).
@@ -21,9 +24,10 @@ whose duration is the tag's sampling interval (e.g. 24 h for daily samples), as 
 interval is at least ``min_duration_h``. For densely sampled online tags the duration rule
 dominates (1-min data needs 60 consecutive out samples for 1 h).
 
-Each event reports its magnitude (largest excess beyond the band divided by the envelope sd
-at that sample, ``>= 0``), the largest excess in the tag's units, the time of the largest
-magnitude, and the largest distance from the envelope mean in envelope sds (``peak_z``).
+Each event reports its magnitude (largest excess of the judged value beyond the band
+divided by the envelope sd at that sample, ``>= 0``), the largest excess in the tag's units,
+the time of the largest magnitude, and the largest distance from the envelope mean in
+envelope sds (``peak_z``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from bioprocess.analysis.envelope import ReferenceEnvelope
+from bioprocess.analysis.envelope import Band, ReferenceEnvelope
 from bioprocess.analysis.phases import PhaseSegmentation
 from bioprocess.analysis.trajectories import BatchTrajectories
 
@@ -118,24 +122,38 @@ def find_deviation_events(
     t, v = batch.series[tag]
     if t.size == 0:
         return ()
-    band = envelope.band(t, segmentation)
-    dt = batch.nominal_interval_h(tag) or rule.fallback_interval_h
+    nominal = batch.nominal_interval_h(tag)
+    band = envelope.band(t, segmentation, v, nominal_h=nominal)
+    dt = nominal or rule.fallback_interval_h
     events: list[DeviationEvent] = []
     with np.errstate(invalid="ignore"):
-        high = v > band.upper
-        low = v < band.lower
-    for direction, out in (("high", high), ("low", low)):
+        high = band.values > band.upper
+        low = band.values < band.lower
+    directions: tuple[tuple[Direction, np.ndarray], ...] = (("high", high), ("low", low))
+    for direction, out in directions:
         if not out.any():
             continue
-        excess = (v - band.upper) if direction == "high" else (band.lower - v)
+        excess = (band.values - band.upper) if direction == "high" else (band.lower
+                                                                          - band.values)
         events.extend(_events_of(batch, envelope, segmentation, rule, direction, out, excess,
-                                 band, t, v, dt))
+                                 band, t, dt))
     events.sort(key=lambda e: (e.start_h, e.direction))
     return tuple(events)
 
 
-def _events_of(batch, envelope, segmentation, rule, direction, out, excess, band, t, v, dt
-               ) -> list[DeviationEvent]:  # noqa: ANN001 - private helper of the above
+def _events_of(
+    batch: BatchTrajectories,
+    envelope: ReferenceEnvelope,
+    segmentation: PhaseSegmentation,
+    rule: EventRule,
+    direction: Direction,
+    out: np.ndarray,
+    excess: np.ndarray,
+    band: Band,
+    t: np.ndarray,
+    dt: float,
+) -> list[DeviationEvent]:
+    """Events of one direction; ``out`` marks the out-of-band samples."""
     i = np.flatnonzero(out)
     phase = band.phase_index[i]
     ti = t[i]
@@ -154,7 +172,7 @@ def _events_of(batch, envelope, segmentation, rule, direction, out, excess, band
         ends = np.append(starts[1:], i.size) - 1
     sd = band.sd[i]
     mag = excess[i] / sd
-    z = np.abs(v[i] - band.center[i]) / sd
+    z = np.abs(band.values[i] - band.center[i]) / sd
     peak_mag = np.maximum.reduceat(mag, starts)
     peak_exc = np.maximum.reduceat(excess[i], starts)
     peak_z = np.maximum.reduceat(z, starts)

@@ -41,12 +41,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from bioprocess.analysis.changepoint import optimal_partitions
+from bioprocess.analysis.changepoint import Partition, optimal_partitions
 from bioprocess.analysis.trajectories import BatchTrajectories, PhaseSpan
 
 PhaseSource = Literal["recipe", "inferred"]
@@ -73,7 +73,7 @@ class PhaseDetectionOptions:
 
     n_phases: int | None = None
     max_phases: int = 4
-    min_phase_fraction: float = 0.1
+    min_phase_fraction: float = 0.05
     min_phase_h: float = 0.0
     min_gain: float = 0.05
     grid_points: int = 200
@@ -208,6 +208,65 @@ def _equal_split(end: float, n: int, names: Sequence[str] | None, note: str
     return PhaseSegmentation(spans, "inferred", "equal-split", False, (note,))
 
 
+@dataclass(frozen=True, eq=False)
+class _Candidates:
+    """Best partitions of one batch for every admissible number of phases."""
+
+    end: float
+    min_len: float
+    n_tags: int
+    max_k: int
+    part: Partition | None
+    total: float
+
+    def auto_k(self, min_gain: float) -> int:
+        """Smallest K after which one more phase explains < ``min_gain`` of the variance."""
+        if self.part is None:
+            return 0
+        k = 1
+        costs = self.part.costs
+        while k < self.max_k and (costs[k - 1] - costs[k]) >= min_gain * self.total:
+            k += 1
+        return k
+
+
+def _candidates(batch: BatchTrajectories, options: PhaseDetectionOptions, max_k: int
+                ) -> _Candidates:
+    end = batch.end_h
+    min_len = max(options.min_phase_fraction * end, options.min_phase_h)
+    if not end > 0:
+        return _Candidates(end, min_len, 0, 0, None, 0.0)
+    min_size = max(3, math.ceil(min_len / end * options.grid_points))
+    max_k = max(1, min(max_k, options.grid_points // min_size))
+    y = _binned_signal(batch, end, options)
+    if y.shape[1] == 0:
+        return _Candidates(end, min_len, 0, max_k, None, 0.0)
+    part = optimal_partitions(y, max_k, min_size)
+    return _Candidates(end, min_len, y.shape[1], max_k, part, float(np.sum(y * y)))
+
+
+def _segmentation(c: _Candidates, k: int, names: Sequence[str] | None,
+                  options: PhaseDetectionOptions) -> PhaseSegmentation:
+    """The ``k``-phase segmentation from the candidates (equal split when impossible)."""
+    if not c.end > 0:
+        return PhaseSegmentation((), "inferred", "none", False,
+                                 ("batch has no samples and no duration: no phases",))
+    if c.part is None:
+        n = k or options.fallback_phases
+        return _equal_split(c.end, n, names, "no densely sampled tag with structure: "
+                                              f"batch split into {n} equal phases")
+    if k > c.max_k or not np.isfinite(c.part.costs[k - 1]):
+        return _equal_split(c.end, k, names, f"{k} phases of at least {c.min_len:g} h do "
+                                              f"not fit: batch split into {k} equal phases")
+    edges = [0.0, *(b / options.grid_points * c.end for b in c.part.boundaries[k - 1]), c.end]
+    labels = list(names) if names else [f"{INFERRED_PREFIX}{i + 1}" for i in range(k)]
+    spans = tuple(PhaseSpan(labels[i], float(edges[i]), float(edges[i + 1])) for i in range(k))
+    explained = 1.0 - c.part.costs[k - 1] / c.total if c.total > 0 else 0.0
+    note = (f"{k} phase(s) from change points in {c.n_tags} tag(s); "
+            f"piecewise-linear fit explains {explained:.0%} of the weighted variance")
+    return PhaseSegmentation(spans, "inferred", "changepoint", False, (note,))
+
+
 def infer_phases(
     batch: BatchTrajectories,
     options: PhaseDetectionOptions = PhaseDetectionOptions(),
@@ -223,40 +282,10 @@ def infer_phases(
     names : names to give the phases; their number fixes the number of phases
         (overriding ``options.n_phases``).
     """
-    end = batch.end_h
-    if not end > 0:
-        return PhaseSegmentation((), "inferred", "none", False,
-                                 ("batch has no samples and no duration: no phases",))
     fixed = len(names) if names else options.n_phases
-    min_len = max(options.min_phase_fraction * end, options.min_phase_h)
-    min_size = max(3, math.ceil(min_len / end * options.grid_points))
-    y = _binned_signal(batch, end, options)
-    if y.shape[1] == 0:
-        n = fixed or options.fallback_phases
-        return _equal_split(end, n, names, "no densely sampled tag with structure: "
-                                            f"batch split into {n} equal phases")
-    max_k = fixed or options.max_phases
-    max_k = min(max_k, options.grid_points // min_size)
-    part = optimal_partitions(y, max(max_k, 1), min_size)
-    total = float(np.sum(y * y))
-    if fixed:
-        k = min(fixed, max_k)
-    else:
-        k = 1
-        while k < max_k and (part.costs[k - 1] - part.costs[k]) >= options.min_gain * total:
-            k += 1
-    notes: list[str] = []
-    if fixed and k < fixed:
-        n = fixed
-        return _equal_split(end, n, names, f"{n} phases of at least {min_len:g} h do not fit: "
-                                            f"batch split into {n} equal phases")
-    edges = [0.0, *(b / options.grid_points * end for b in part.boundaries[k - 1]), end]
-    labels = list(names) if names else [f"{INFERRED_PREFIX}{i + 1}" for i in range(k)]
-    spans = tuple(PhaseSpan(labels[i], float(edges[i]), float(edges[i + 1])) for i in range(k))
-    explained = 1.0 - part.costs[k - 1] / total if total > 0 else 0.0
-    notes.append(f"{k} phase(s) from change points in {y.shape[1]} tag(s); "
-                 f"piecewise-linear fit explains {explained:.0%} of the weighted variance")
-    return PhaseSegmentation(spans, "inferred", "changepoint", False, tuple(notes))
+    c = _candidates(batch, options, fixed or options.max_phases)
+    k = fixed or c.auto_k(options.min_gain)
+    return _segmentation(c, k, names, options)
 
 
 def resolve_phases(
@@ -300,25 +329,43 @@ def segment_batches(
         sequences = Counter(seg.names for seg in result.values())
         names = sequences.most_common(1)[0][0]
         note = "phase count and names taken from the recipe phases of other batches"
-        fixed = len(names)
-    elif options.n_phases is not None:
-        fixed = options.n_phases
-    else:
-        pool = [b for b in missing if reference_ids is None or b.batch_id in reference_ids]
-        counts = [len(infer_phases(b, options).spans) for b in (pool or missing)]
-        counts = [c for c in counts if c > 0]
+    fixed = len(names) if names else options.n_phases
+    cands = {b.batch_id: _candidates(b, options, fixed or options.max_phases) for b in missing}
+    if fixed is None:
+        pool = [i for i in cands if reference_ids is None or i in reference_ids] or list(cands)
+        counts = [k for k in (cands[i].auto_k(options.min_gain) for i in pool) if k > 0]
         fixed = int(round(float(np.median(counts)))) if counts else options.fallback_phases
         note = f"{fixed} phase(s): median count chosen over {len(counts)} batch(es)"
     for batch in missing:
-        if names:
-            seg = infer_phases(batch, options, names=names)
-        else:
-            seg = infer_phases(batch, replace(options, n_phases=fixed))
+        seg = _segmentation(cands[batch.batch_id], fixed, names, options)
         if note:
             seg = PhaseSegmentation(seg.spans, seg.source, seg.method, seg.open_end,
                                     (*seg.notes, note))
         result[batch.batch_id] = seg
     return result
+
+
+def reference_phase_order(
+    batches: Sequence[BatchTrajectories], segs: Mapping[str, PhaseSegmentation]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Phase names of the batches ordered by median relative start, and their median lengths.
+
+    The length of a phase that is still open (running batch) is not counted; a phase that
+    is open in every batch gets NaN.
+    """
+    starts: dict[str, list[float]] = {}
+    lengths: dict[str, list[float]] = {}
+    for batch in batches:
+        seg = segs[batch.batch_id]
+        total = seg.spans[-1].end_h if seg.spans else 0.0
+        for span in seg.spans:
+            starts.setdefault(span.name, []).append(span.start_h / total if total else 0.0)
+            if not (seg.open_end and span is seg.spans[-1]):
+                lengths.setdefault(span.name, []).append(span.end_h - span.start_h)
+    names = tuple(sorted(starts, key=lambda n: (float(np.median(starts[n])), n)))
+    median = np.asarray([float(np.median(lengths[n])) if n in lengths else np.nan
+                         for n in names])
+    return names, median
 
 
 def segmentations_for(

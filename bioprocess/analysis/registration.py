@@ -59,20 +59,33 @@ def clock_lengths(
     return lengths
 
 
+def phase_bounds(
+    t: np.ndarray, segmentation: PhaseSegmentation, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phase starts and, per phase, the slice ``lo[j]:hi[j]`` of the sorted times in it."""
+    starts = np.asarray([s.start_h for s in segmentation.spans])
+    ends = np.append(starts[1:], starts[-1] + lengths[-1])
+    lo = np.searchsorted(t, starts, side="left")
+    hi = np.searchsorted(t, ends, side="left")
+    hi[-1] = np.searchsorted(t, ends[-1], side="right")
+    return starts, lo, hi
+
+
 def sample_clock(
     t: np.ndarray, segmentation: PhaseSegmentation, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Phase index (``-1`` outside every phase) and registered clock ``u`` of each time."""
+    """Phase index (``-1`` outside every phase) and registered clock ``u`` of sorted times."""
+    idx = np.full(t.shape, -1)
+    u = np.zeros(t.shape)
     if not segmentation.spans:
-        return np.full(t.shape, -1), np.zeros(t.shape)
-    starts = np.asarray([s.start_h for s in segmentation.spans])
-    end = starts[-1] + lengths[-1]
-    idx = np.searchsorted(starts, t, side="right") - 1
-    idx = np.where((t < starts[0]) | (t > end), -1, idx)
-    safe = np.maximum(idx, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.where(lengths[safe] > 0, (t - starts[safe]) / lengths[safe], 0.0)
-    return idx, np.clip(u, 0.0, 1.0)
+        return idx, u
+    starts, lo, hi = phase_bounds(t, segmentation, lengths)
+    for j in range(starts.size):
+        a, b = lo[j], hi[j]
+        idx[a:b] = j
+        if lengths[j] > 0:
+            u[a:b] = np.clip((t[a:b] - starts[j]) / lengths[j], 0.0, 1.0)
+    return idx, u
 
 
 def interpolate_with_gaps(
@@ -90,6 +103,58 @@ def interpolate_with_gaps(
         missing |= gap
     out[missing] = np.nan
     return out
+
+
+def cell_smoothed(
+    t: np.ndarray,
+    v: np.ndarray,
+    segmentation: PhaseSegmentation,
+    lengths: np.ndarray,
+    grid_points: int,
+    nominal_h: float | None = None,
+) -> np.ndarray:
+    """The batch-side counterpart of "bin" mode, at the sample times.
+
+    In every phase the samples are averaged per grid cell (as the reference batches were)
+    and the cell means, placed at the cell centres, are interpolated linearly back to each
+    sample's registered clock (held before the first and after the last centre, exactly
+    like the envelope itself). A sample alone in its cell, or in a cell the data only
+    partly covers (the current cell of a running batch), keeps its own value, so sparse
+    (offline) tags are judged sample by sample. Samples outside every phase are unchanged.
+    """
+    out = v.astype(float, copy=True)
+    if t.size == 0 or not segmentation.spans:
+        return out
+    starts, lo, hi = phase_bounds(t, segmentation, lengths)
+    centres = (np.arange(grid_points) + 0.5) / grid_points
+    for j in range(starts.size):
+        a, b = int(lo[j]), int(hi[j])
+        if b - a < 2 or not lengths[j] > 0:
+            continue
+        u = (t[a:b] - starts[j]) / lengths[j]
+        cell = np.clip((u * grid_points).astype(int), 0, grid_points - 1)
+        counts = np.bincount(cell, minlength=grid_points)
+        sums = np.bincount(cell, weights=v[a:b], minlength=grid_points)
+        has = (counts > 0) & _covered(t, starts[j], lengths[j], grid_points, nominal_h)
+        if not has.any():
+            continue
+        smooth = np.interp(u, centres[has], sums[has] / np.maximum(counts[has], 1))
+        out[a:b] = np.where((counts[cell] > 1) & has[cell], smooth, v[a:b])
+    return out
+
+
+def _covered(t: np.ndarray, start: float, length: float, grid_points: int,
+             nominal_h: float | None) -> np.ndarray:
+    """Cells of a phase that the samples cover from end to end (within a tolerance).
+
+    A cell that the data only partly covers (the current cell of a running batch, or cells
+    before the first sample) would give a biased mean; it is treated as missing. The
+    tolerance is the larger of one sampling interval and a quarter of a cell.
+    """
+    width = length / grid_points
+    tol = max(nominal_h or SINGLE_SAMPLE_INTERVAL_H, 0.25 * width)
+    edges = start + width * np.arange(grid_points + 1)
+    return (edges[1:] <= t[-1] + tol) & (edges[:-1] >= t[0] - tol)
 
 
 def register(
@@ -116,19 +181,20 @@ def register(
         u_grid = np.linspace(0.0, 1.0, grid_points)
     else:
         u_grid = (np.arange(grid_points) + 0.5) / grid_points
-        idx, u = sample_clock(t, segmentation, lengths)
+        starts, lo, hi = phase_bounds(t, segmentation, lengths)
     for row, name in enumerate(phase_names):
         j = position.get(name)
         if j is None:
             continue
         start = segmentation.spans[j].start_h
         values = interpolate_with_gaps(start + u_grid * lengths[j], t, v, nominal_h, gap_factor)
-        if mode == "bin":
-            inside = idx == j
-            cell = np.minimum((u[inside] * grid_points).astype(int), grid_points - 1)
+        if mode == "bin" and hi[j] > lo[j] and lengths[j] > 0:
+            scaled = (t[lo[j]:hi[j]] - starts[j]) * (grid_points / lengths[j])
+            cell = np.clip(scaled.astype(int), 0, grid_points - 1)
             counts = np.bincount(cell, minlength=grid_points)
-            sums = np.bincount(cell, weights=v[inside], minlength=grid_points)
+            sums = np.bincount(cell, weights=v[lo[j]:hi[j]], minlength=grid_points)
             has = counts > 0
             values[has] = sums[has] / counts[has]
+            values[~_covered(t, start, lengths[j], grid_points, nominal_h)] = np.nan
         out[row] = values
     return out

@@ -35,6 +35,10 @@ OWNED_RELATIONSHIPS: tuple[str, ...] = (
     "HAS_DEVIATION",
     "HAS_CAPA",
     "HAS_QUALITY_RESULT",
+    "HAS_FEATURE",
+    "HAS_DEVIATION_EVENT",
+    "HAS_EVOLUTION",
+    "HAS_ANALYSIS_PHASE",
 )
 
 
@@ -171,6 +175,66 @@ class QualityResult(StructuredNode):
     spec_high = FloatProperty()
 
 
+class Feature(StructuredNode):
+    """A per-phase statistic of one tag in one batch (``stat``: mean, min, max, slope, ...)."""
+
+    tag = StringProperty(index=True, required=True)
+    phase = StringProperty(required=True)
+    stat = StringProperty(required=True)
+    value = FloatProperty(required=True)
+    unit = StringProperty()
+
+
+class DeviationEvent(StructuredNode):
+    """An excursion of a tag outside the site's reference envelope within one phase."""
+
+    tag = StringProperty(index=True, required=True)
+    phase = StringProperty(required=True)
+    direction = StringProperty(required=True, choices={"high": "high", "low": "low"})
+    magnitude = FloatProperty(required=True)
+    peak_excess = FloatProperty()
+    peak_z = FloatProperty()
+    start_h = FloatProperty(required=True)
+    duration_h = FloatProperty(required=True)
+    peak_h = FloatProperty()
+    n_samples = IntegerProperty()
+    unit = StringProperty()
+    #: key of the envelope judged against (``process/version/tag``)
+    envelope = StringProperty()
+
+
+class Envelope(StructuredNode):
+    """The reference envelope of a tag for a process at this site (phase-registered grid)."""
+
+    key = StringProperty(unique_index=True, required=True)
+    process = StringProperty(index=True)
+    version = StringProperty()
+    tag = StringProperty()
+    unit = StringProperty()
+    k = FloatProperty()
+    n_batches = IntegerProperty()
+    envelope_id = StringProperty()
+    phase_names = ArrayProperty(StringProperty())
+    grid = ArrayProperty(FloatProperty())
+    mean = ArrayProperty(FloatProperty())
+    lower = ArrayProperty(FloatProperty())
+    upper = ArrayProperty(FloatProperty())
+
+
+class BatchEvolution(StructuredNode):
+    """Hotelling T² and SPE of a batch against the site's batch-evolution (PCA) model."""
+
+    t2 = FloatProperty(required=True)
+    spe = FloatProperty(required=True)
+    t2_limit = FloatProperty()
+    spe_limit = FloatProperty()
+    t2_limit_95 = FloatProperty()
+    spe_limit_95 = FloatProperty()
+    coverage = FloatProperty()
+    in_reference = BooleanProperty()
+    top_contributions = ArrayProperty(StringProperty())
+
+
 class Batch(StructuredNode):
     batch_id = StringProperty(unique_index=True, required=True)
     site = StringProperty(index=True, required=True)
@@ -187,6 +251,10 @@ class Batch(StructuredNode):
     content_hash = StringProperty()
     source = StringProperty()
     ingested_at = DateTimeNeo4jFormatProperty()
+    process_version = StringProperty()
+    #: SHA-256 of the batch's analysis results (a change bumps ``rev``).
+    analysis_hash = StringProperty()
+    phase_source = StringProperty()
 
     at_site = RelationshipTo(Site, "AT_SITE")
     of_process = RelationshipTo(Process, "OF_PROCESS")
@@ -201,5 +269,6 @@ class Batch(StructuredNode):
 #: Every node class of the site graph (schema installation walks this list).
 NODE_CLASSES: tuple[type[StructuredNode], ...] = (
     Site, Sponsor, Product, Process, Equipment, Tag, TimeSeries, LabResult, SpectrumChunk,
-    SpectrumSet, Phase, UnitOperation, CAPA, Deviation, QualityResult, Batch,
+    SpectrumSet, Phase, UnitOperation, CAPA, Deviation, QualityResult, Feature,
+    DeviationEvent, Envelope, BatchEvolution, Batch,
 )

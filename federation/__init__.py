@@ -1,0 +1,1 @@
+"""The central service: registry, sync inbox, alignment, store, SPARQL endpoint, analytics."""

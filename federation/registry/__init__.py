@@ -1,0 +1,1 @@
+"""Sites, users, their credentials (stored hashed) and the sync ledger (SQLite)."""

@@ -1,0 +1,1 @@
+"""The wire models between site nodes and the federation (pydantic), shared by both sides."""

@@ -1,0 +1,1 @@
+"""Push the site's validated export to the federation (incremental, idempotent)."""
