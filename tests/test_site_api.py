@@ -14,7 +14,7 @@ from neo4j import Driver
 from site_node.api import create_app
 from site_node.config import SiteSettings
 from tests.bundles import edit_csv_cell, make_bundle
-from tests.http_server import serve
+from twinfed.serving import serve
 from tests.store_state import fingerprint
 
 

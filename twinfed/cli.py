@@ -11,6 +11,7 @@ import typer
 from bioprocess.errors import TwinfedError
 from twinfed.console import err
 from twinfed.demo import demo
+from twinfed.federation_cli import federation_app
 from twinfed.neo4j_cli import neo4j_app
 from twinfed.site_cli import site_app
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(site_app, name="site")
 app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(federation_app, name="federation")
 app.command("demo")(demo)
 
 try:  # the process twin's commands (bioprocess simulator)

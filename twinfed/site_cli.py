@@ -154,6 +154,49 @@ def export_command(
               f"validated {export.validate_seconds:.2f} s)", highlight=False)
 
 
+@site_app.command("sync")
+def sync_command(
+    federation: Annotated[str, typer.Option(help="federation base URL "
+                                            "(TWINFED_SITE_FEDERATION_URL)")] = "",
+    token: Annotated[str, typer.Option(help="this site's credential "
+                                       "(TWINFED_SITE_FEDERATION_TOKEN)")] = "",
+    neo4j_uri: UriOption = None,
+    api_base: Annotated[str, typer.Option(help="public base URL of this site's API")]
+    = "http://127.0.0.1:8701",
+) -> None:
+    """Push the batches changed since the federation's acknowledged revision."""
+    import os
+
+    from site_node.sync.client import FederationClient, sync_site
+    from twinfed import __version__
+
+    url = federation or os.environ.get("TWINFED_SITE_FEDERATION_URL", "")
+    credential = token or os.environ.get("TWINFED_SITE_FEDERATION_TOKEN", "")
+    if not url or not credential:
+        raise typer.BadParameter("--federation and --token (or TWINFED_SITE_FEDERATION_URL and "
+                                 "TWINFED_SITE_FEDERATION_TOKEN) are required")
+    settings = settings_from(neo4j_uri, None)
+    driver = connect(settings)
+    client = FederationClient(url, credential)
+    try:
+        code = settings.code or _site_code(driver)
+        if code is None:
+            out.print("the site holds no batches yet: nothing to sync")
+            return
+        result = sync_site(driver, client, site_code=code, api_base=api_base,
+                           software_version=__version__, database=settings.neo4j_database)
+    finally:
+        client.close()
+        driver.close()
+    for ack in result.pushes:
+        out.print(f"push {ack.push_id[:12]}: {ack.outcome}, {ack.batches_stored} batches stored, "
+                  f"acknowledged rev {ack.acknowledged_rev}"
+                  + (f"; unmapped: {', '.join(ack.unmapped)}" if ack.unmapped else ""),
+                  highlight=False)
+    out.print(f"{code}: {result.batches} batches synced in {result.seconds:.1f} s; the "
+              f"federation holds revision {result.acknowledged_rev}", highlight=False)
+
+
 @site_app.command("status")
 def status(neo4j_uri: UriOption = None) -> None:
     """What the site holds: batches, series, points, spectra, deviations, revision."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +21,9 @@ from ontology import TF, site_base
 from site_node.export.records import SiteRecords
 
 
+@lru_cache(maxsize=65536)
 def _seg(text: object) -> str:
-    """One IRI path segment from any site identifier."""
+    """One IRI path segment from any site identifier (cached: tags and phases repeat)."""
     return quote(str(text), safe="-._~")
 
 

@@ -16,6 +16,7 @@ from neo4j import Driver
 from rdflib import Dataset
 
 from bioprocess.errors import StoreUnavailableError, TwinfedError, ValidationError
+from ontology import TF
 from protocol.sync import BatchGraph, SyncAck, SyncPush, SyncState, sha256_hex
 from site_node.export.builder import SiteIris
 from site_node.export.service import SiteExport, export_site
@@ -54,7 +55,7 @@ def build_pushes(export: SiteExport, site_code: str, since_rev: int,
     for graph in export.dataset.graphs():
         if str(graph.identifier) == meta_iri:
             continue
-        for _, _, rev in graph.triples((None, _rev_predicate(), None)):
+        for _, _, rev in graph.triples((None, TF.siteRevision, None)):
             revs[str(graph.identifier)] = int(rev)
     batches = []
     for batch_id in export.batch_ids:
@@ -77,12 +78,6 @@ def build_pushes(export: SiteExport, site_code: str, since_rev: int,
             batches=chunk))
         lower = upper
     return pushes
-
-
-def _rev_predicate():  # noqa: ANN202 - rdflib term
-    from ontology import TF
-
-    return TF.siteRevision
 
 
 class FederationClient:

@@ -1,4 +1,4 @@
-"""Serve an ASGI app over real HTTP on a loopback port, in a background thread."""
+"""Serve an ASGI app over real HTTP on a loopback port, in a background thread (demo, tests)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(app: object) -> Iterator[str]:
+def serve(app: object, port: int | None = None) -> Iterator[str]:
     """Run ``app`` with uvicorn until the block ends; yields its base URL."""
-    port = _free_port()
+    port = port or _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -28,7 +28,7 @@ def serve(app: object) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
+            raise RuntimeError(f"the server on port {port} did not start")
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"

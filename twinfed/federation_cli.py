@@ -1,0 +1,72 @@
+"""``twinfed federation ...``: run the federation and manage its registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from federation.config import FederationSettings
+from federation.registry.service import Registry
+from twinfed.console import out
+
+federation_app = typer.Typer(help="The federation: registry, sync inbox, aligned store, "
+                                  "SPARQL endpoint.", no_args_is_help=True)
+
+DataOption = Annotated[Path | None, typer.Option("--data", help="federation data directory "
+                                                 "(TWINFED_FED_DATA)")]
+
+
+def _settings(data: Path | None, **overrides: object) -> FederationSettings:
+    values = {k: v for k, v in {"data": data, **overrides}.items() if v is not None}
+    return FederationSettings(**values)
+
+
+@federation_app.command("serve")
+def serve(
+    data: DataOption = None,
+    port: Annotated[int | None, typer.Option(help="port (TWINFED_FED_PORT)")] = None,
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    store_url: Annotated[str | None, typer.Option(help="remote SPARQL server base URL")]
+    = None,
+) -> None:
+    """Serve the federation API until interrupted (docs at /docs)."""
+    import uvicorn
+
+    from federation.api.app import create_app
+
+    settings = _settings(data, port=port, host=host, store_url=store_url)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning")
+
+
+@federation_app.command("register-site")
+def register_site(code: str, name: Annotated[str | None, typer.Option()] = None,
+                  data: DataOption = None) -> None:
+    """Register a site and print its credential (shown once, stored hashed)."""
+    registry = Registry(_settings(data).registry_path)
+    try:
+        out.print(registry.register_site(code, name), highlight=False)
+    finally:
+        registry.close()
+
+
+@federation_app.command("add-user")
+def add_user(
+    name: str,
+    roles: Annotated[str, typer.Option(help="comma-separated: site_admin, engineer, quality, "
+                                       "tech_transfer, auditor, admin")],
+    sponsors: Annotated[str | None, typer.Option(help="comma-separated sponsor codes the user "
+                                                 "may see")] = None,
+    data: DataOption = None,
+) -> None:
+    """Create a user with roles and a sponsor scope; print the user's token (shown once)."""
+    registry = Registry(_settings(data).registry_path)
+    try:
+        token = registry.add_user(name, {r.strip() for r in roles.split(",") if r.strip()},
+                                  None if sponsors is None else
+                                  {s.strip() for s in sponsors.split(",") if s.strip()})
+        out.print(token, highlight=False)
+    finally:
+        registry.close()
