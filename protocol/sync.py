@@ -50,6 +50,9 @@ class SyncPush(_Wire):
     software_version: str
     meta_graph: str
     meta_sha256: Sha256
+    #: SHA-256 of the meta graph's content without the export activity (changes only when
+    #: the site's context changes): lets a site skip a push that would change nothing.
+    meta_content_sha256: Sha256
     meta_nquads: str
     batches: list[BatchGraph] = Field(default_factory=list)
     deleted_batches: list[str] = Field(default_factory=list)
@@ -73,3 +76,4 @@ class SyncState(_Wire):
     acknowledged_rev: int
     last_push_at: datetime | None
     batches: int
+    meta_content_sha256: str | None = None

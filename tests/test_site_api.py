@@ -14,8 +14,8 @@ from neo4j import Driver
 from site_node.api import create_app
 from site_node.config import SiteSettings
 from tests.bundles import edit_csv_cell, make_bundle
-from twinfed.serving import serve
 from tests.store_state import fingerprint
+from twinfed.serving import serve
 
 
 def _zip(folder: Path) -> bytes:

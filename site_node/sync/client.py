@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import httpx
 from neo4j import Driver
-from rdflib import Dataset
+from rdflib import RDF, Dataset
+from rdflib.namespace import PROV
 
 from bioprocess.errors import StoreUnavailableError, TwinfedError, ValidationError
 from ontology import TF
@@ -45,11 +46,28 @@ def _graph_nquads(dataset: Dataset, graph_iri: str) -> str:
     return quads.serialize(format="nquads")
 
 
+def meta_content_hash(dataset: Dataset, meta_iri: str) -> str:
+    """SHA-256 of the meta graph without the export activity (sorted N-Triples lines)."""
+    graph = dataset.graph(meta_iri)
+    activities = set(graph.subjects(RDF.type, PROV.Activity))
+    lines = sorted(f"{s.n3()} {p.n3()} {o.n3()} ." for s, p, o in graph
+                   if s not in activities and o not in activities)
+    return sha256_hex("\n".join(lines))
+
+
 def build_pushes(export: SiteExport, site_code: str, since_rev: int,
-                 software_version: str) -> list[SyncPush]:
-    """Split an export into pushes of at most :data:`BATCHES_PER_PUSH` batches."""
+                 software_version: str, *, known_meta_hash: str | None = None
+                 ) -> list[SyncPush]:
+    """Split an export into pushes of at most :data:`BATCHES_PER_PUSH` batches.
+
+    No push at all when there is no batch to send and the federation already holds this
+    meta content (``known_meta_hash``): a sync that would change nothing sends nothing.
+    """
     iris = SiteIris(site_code)
     meta_iri = str(iris.meta_graph)
+    content_hash = meta_content_hash(export.dataset, meta_iri)
+    if not export.batch_ids and content_hash == known_meta_hash:
+        return []
     meta = _graph_nquads(export.dataset, meta_iri)
     revs = {}
     for graph in export.dataset.graphs():
@@ -69,12 +87,13 @@ def build_pushes(export: SiteExport, site_code: str, since_rev: int,
     for start in range(0, max(len(batches), 1), BATCHES_PER_PUSH):
         chunk = batches[start:start + BATCHES_PER_PUSH]
         upper = chunk[-1].rev if chunk else since_rev
-        content = "|".join([site_code, str(lower), str(upper), sha256_hex(meta)]
+        content = "|".join([site_code, str(lower), str(upper), content_hash]
                            + [b.sha256 for b in chunk])
         pushes.append(SyncPush(
             push_id=sha256_hex(content)[:40], site=site_code, since_rev=lower, to_rev=upper,
             created_at=datetime.now(UTC), software_version=software_version,
-            meta_graph=meta_iri, meta_sha256=sha256_hex(meta), meta_nquads=meta,
+            meta_graph=meta_iri, meta_sha256=sha256_hex(meta),
+            meta_content_sha256=content_hash, meta_nquads=meta,
             batches=chunk))
         lower = upper
     return pushes
@@ -130,7 +149,8 @@ def sync_site(driver: Driver, client: FederationClient, *, site_code: str, api_b
                          software_version=software_version, since_rev=state.acknowledged_rev,
                          database=database)
     acks = []
-    for push in build_pushes(export, site_code, state.acknowledged_rev, software_version):
+    for push in build_pushes(export, site_code, state.acknowledged_rev, software_version,
+                             known_meta_hash=state.meta_content_sha256):
         for attempt in range(retries + 1):
             try:
                 acks.append(client.push(push))

@@ -1,0 +1,1 @@
+"""The federation's HTTP API (FastAPI): registry, sync inbox, SPARQL endpoint."""

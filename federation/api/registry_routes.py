@@ -1,0 +1,74 @@
+"""Registry routes: sites and their credentials, users, per-site freshness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from federation.api.deps import Admin, Caller, RegistryDep
+from federation.registry.service import ROLES, SiteStatus
+
+router = APIRouter()
+
+
+class SiteCreate(BaseModel):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+    name: str | None = None
+
+
+class UserCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    roles: set[str] = Field(min_length=1, description=f"among {sorted(ROLES)}")
+    sponsors: set[str] | None = Field(default=None, description="sponsor scope; null = all "
+                                      "(only for admin and auditor)")
+
+
+def _freshness(status: SiteStatus, stale_after_h: float) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    lag_h = (now - status.last_push_at).total_seconds() / 3600 if status.last_push_at else None
+    return {
+        "code": status.code, "name": status.name, "active": status.active,
+        "acknowledged_rev": status.acknowledged_rev,
+        "last_sync": status.last_push_at, "lag_hours": lag_h,
+        "stale": lag_h is None or lag_h > stale_after_h,
+        "failures": status.failures, "last_failure_at": status.last_failure_at,
+        "last_failure": status.last_failure,
+    }
+
+
+@router.post("/sites", operation_id="register_site", status_code=201)
+def register_site(body: SiteCreate, registry: RegistryDep, _: Admin) -> dict[str, str]:
+    token = registry.register_site(body.code, body.name)
+    return {"code": body.code, "token": token,
+            "note": "store this credential now: it is shown once and kept only as a hash"}
+
+
+@router.post("/sites/{code}/credential", operation_id="rotate_site_credential")
+def rotate(code: str, registry: RegistryDep, _: Admin) -> dict[str, str]:
+    return {"code": code, "token": registry.rotate_site_credential(code)}
+
+
+@router.delete("/sites/{code}/credential", operation_id="revoke_site_credential",
+               status_code=204)
+def revoke(code: str, registry: RegistryDep, _: Admin) -> None:
+    registry.revoke_site(code)
+
+
+@router.get("/sites", operation_id="list_sites")
+def list_sites(request: Request, registry: RegistryDep, _: Caller) -> list[dict[str, Any]]:
+    stale_after = request.app.state.settings.stale_after_h
+    return [_freshness(s, stale_after) for s in registry.sites()]
+
+
+@router.get("/sites/{code}/pushes", operation_id="site_sync_history")
+def history(code: str, registry: RegistryDep, _: Caller) -> list[dict[str, Any]]:
+    registry.site_status(code)
+    return registry.push_history(code)
+
+
+@router.post("/users", operation_id="create_user", status_code=201)
+def create_user(body: UserCreate, registry: RegistryDep, _: Admin) -> dict[str, str]:
+    return {"name": body.name, "token": registry.add_user(body.name, body.roles, body.sponsors)}

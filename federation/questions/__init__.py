@@ -1,0 +1,1 @@
+"""Named diagnostic questions: parameterised SPARQL files with a title and a description."""

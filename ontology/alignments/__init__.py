@@ -1,0 +1,1 @@
+"""Site alignment files (Turtle), one per site, named ``<site code>.ttl``."""
