@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from neo4j import Driver
 
 from bioprocess.errors import TwinfedError, ValidationError, problem_document
+from site_node.analysis.service import analyse
 from site_node.config import SiteSettings
 from site_node.db import connect
 from site_node.ingest.problems import BundleError
@@ -126,6 +127,10 @@ def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
             report = ingest_bundle(request.app.state.driver, path, site_code=settings.code,
                                    max_file_bytes=settings.max_file_bytes,
                                    database=settings.neo4j_database)
+        if report.written and report.manifest_site:
+            # Envelopes and events depend on every batch of the process: recompute them.
+            analyse(request.app.state.driver, site_code=report.manifest_site,
+                    database=settings.neo4j_database)
         body = {
             "stored": [{"batch_id": w.batch_id, "outcome": w.outcome, "rev": w.rev,
                         "points": w.points} for w in report.written],

@@ -23,6 +23,7 @@ class IngestReport:
     """Per batch: what was stored (or found unchanged) and what was refused, and why."""
 
     bundle: str
+    manifest_site: str | None = None
     written: list[WriteResult] = field(default_factory=list)
     refused: list[BundleError] = field(default_factory=list)
     seconds: float = 0.0
@@ -53,7 +54,7 @@ def ingest_bundle(driver: Driver, path: Path, *, site_code: str | None,
                 "manifest.json", f"site.code must be this site's code '{site_code}'; found "
                 f"'{manifest.site.code}' (a site node ingests only its own batches)",
                 "$.site.code")])
-        report = IngestReport(bundle=str(path))
+        report = IngestReport(bundle=str(path), manifest_site=manifest.site.code)
         total = len(manifest.batches)
         for done, entry in enumerate(manifest.batches, start=1):
             try:
