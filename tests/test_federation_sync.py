@@ -199,3 +199,35 @@ def test_a_site_cannot_push_for_another_site(synced: dict) -> None:
             client.state("SITE-B")
     finally:
         client.close()
+
+
+def test_a_refused_push_changes_no_batch(synced: dict) -> None:
+    """One invalid batch in a push: the valid one beside it is not stored either."""
+    from bioprocess.errors import ValidationError
+    from protocol.sync import sha256_hex
+    from site_node.export.service import export_site
+
+    driver = synced["drivers"]["SITE-C"]
+    export = export_site(driver, site_code="SITE-C", api_base="http://x", software_version="t")
+    push = build_pushes(export, "SITE-C", 0, "t")[0]
+    good, bad = push.batches[0], push.batches[1]
+    marker = (f"<{good.graph}> <http://www.w3.org/2000/01/rdf-schema#comment> "
+              f"\"changed in a refused push\" <{good.graph}> .\n")
+    changed = good.model_copy(update={"nquads": good.nquads + marker, "rev": good.rev + 1000,
+                                      "sha256": sha256_hex(good.nquads + marker)})
+    broken_quads = "".join(line for line in bad.nquads.splitlines(keepends=True)
+                           if "#inPhase>" not in line)  # events and features lose their phase
+    broken = bad.model_copy(update={"nquads": broken_quads, "sha256": sha256_hex(broken_quads)})
+    attempt = push.model_copy(update={"push_id": "refused-push-0001",
+                                      "batches": [changed, broken]})
+    client = FederationClient(synced["url"], synced["tokens"]["SITE-C"])
+    try:
+        with pytest.raises(ValidationError, match="has no phase"):
+            client.push(attempt)
+    finally:
+        client.close()
+    rows = _select(synced, "acme", "SELECT (COUNT(*) AS ?n) WHERE { ?s "
+                   "<http://www.w3.org/2000/01/rdf-schema#comment> \"changed in a refused push\" }")
+    assert rows[0]["n"] == "0"
+    history = synced["admin"].get("/sites/SITE-C/pushes").json()
+    assert history[0]["outcome"] == "refused" and "has no phase" in history[0]["detail"]

@@ -13,9 +13,10 @@ ALLOWED = {
     "ontology": set(),
     "shapes": {"ontology"},
     "bioprocess": set(),
-    "site_node": {"bioprocess", "ontology", "shapes"},
-    "federation": {"bioprocess", "ontology", "shapes"},
-    "twinfed": {"bioprocess", "ontology", "shapes", "site_node", "federation"},
+    "protocol": set(),
+    "site_node": {"bioprocess", "ontology", "shapes", "protocol"},
+    "federation": {"bioprocess", "ontology", "shapes", "protocol"},
+    "twinfed": {"bioprocess", "ontology", "shapes", "protocol", "site_node", "federation"},
 }
 
 

@@ -70,3 +70,40 @@ def add_user(
         out.print(token, highlight=False)
     finally:
         registry.close()
+
+
+@federation_app.command("align-check")
+def align_check_command(
+    site: str,
+    data: DataOption = None,
+    alignments: Annotated[Path | None, typer.Option(help="alignment files folder (default: "
+                                                    "ontology/alignments)")] = None,
+    batches: Annotated[int, typer.Option(help="recent batch graphs used for distribution "
+                                         "similarity")] = 20,
+) -> None:
+    """List what the site publishes that its alignment file does not map, with suggestions."""
+    from rdflib import Graph
+
+    from federation.align import align_check, load_alignment, render
+    from federation.store import open_store
+    from federation.sync.service import meta_graph_iri
+
+    settings = _settings(data)
+    store = open_store(settings.store_location)
+    try:
+        meta_iri = meta_graph_iri(site)
+        metadata = store.graph_metadata()
+        if meta_iri not in metadata:
+            out.print(f"the federation holds nothing from site '{site}' yet: sync it first")
+            raise typer.Exit(1)
+        meta = Graph().parse(data=store.get_graph(meta_iri), format="nt")
+        for iri, info in metadata.items():
+            if info.site == site and info.kind == "sponsor-meta":
+                meta.parse(data=store.get_graph(iri), format="nt")
+        recent = sorted((info.received_at, iri) for iri, info in metadata.items()
+                        if info.site == site and info.kind == "batch")[-batches:]
+        graphs = [Graph().parse(data=store.get_graph(iri), format="nt") for _, iri in recent]
+    finally:
+        store.close()
+    report = align_check(site, meta, load_alignment(site, alignments), graphs)
+    out.print(render(report), highlight=False)
