@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from bioprocess.errors import ValidationError
 from federation.api.deps import Caller, StoreDep
-from federation.scope import visible_graphs
+from federation.scope import caller_scope
 from federation.store.errors import ResultFormatError
 from federation.store.results import ResultFormat
 
@@ -44,18 +44,19 @@ def _run(request: Request, store: StoreDep, caller: Caller, query: str | None,
                               "'query' (POST application/x-www-form-urlencoded), or the body "
                               "(POST application/sparql-query)")
     settings = request.app.state.settings
-    graphs = visible_graphs(store, caller)
+    scope = caller_scope(store, caller)
     last_error: ResultFormatError | None = None
     for fmt in _accepted(request.headers.get("accept")):
         try:
             result = store.query(
-                query, graphs=graphs, default_graphs=default_graphs or None,
+                query, graphs=scope.graphs, sponsors=scope.sponsors,
+                default_graphs=default_graphs or None,
                 named_graphs=named_graphs or None, result_format=fmt,
                 timeout_s=settings.sparql_timeout_s, max_results=settings.sparql_max_results)
         except ResultFormatError as exc:
             last_error = exc
             continue
-        headers = {"X-Twinfed-Graphs-In-Scope": str(len(graphs))}
+        headers = {"X-Twinfed-Sponsors-In-Scope": ",".join(sorted(scope.sponsors))}
         if result.truncated:
             headers["X-Twinfed-Truncated"] = f"true; max_results={settings.sparql_max_results}"
         return Response(result.body, media_type=result.media_type, headers=headers)

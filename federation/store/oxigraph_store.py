@@ -105,6 +105,7 @@ class OxigraphStore(MetadataCatalog):
         max_results: int = DEFAULT_MAX_RESULTS,
     ) -> QueryResult:
         """Run a read-only query within the scope (see ``GraphReader.query``)."""
+        self._store  # noqa: B018 - raises StoreUnavailableError once closed
         prepared = prepare_query(sparql, catalog=self, graphs=graphs, sponsors=sponsors,
                                  default_graphs=default_graphs,
                                  named_graphs=named_graphs, result_format=result_format,

@@ -210,9 +210,7 @@ class SyncService:
                                           alignment_version=alignment.version,
                                           kind="sponsor-meta")
         deleted = [batch_graph_iri(site, b) for b in push.deleted_batches]
-        self.store.replace_graphs(graphs, metadata)
-        if deleted:
-            self.store.delete_graphs(deleted)
+        self.store.replace_graphs(graphs, metadata, delete=deleted)
         self.registry.record_push(site, push.push_id, outcome="stored",
                                   since_rev=push.since_rev, to_rev=push.to_rev,
                                   batches=stored, deleted=len(deleted))
