@@ -50,23 +50,21 @@ class _Checked:
     sponsor: str
 
 
-def _parse_graph(nquads: str, expected_graph: str, what: str) -> Graph:
-    """Parse N-Quads (Oxigraph: fast, strict) and insist every quad is in ``expected_graph``."""
+def _parse_graph(nquads: str, expected_graph: str, what: str, into: Graph) -> Graph:
+    """Parse N-Quads (Oxigraph: fast, strict) into ``into``; every quad must be in
+    ``expected_graph``."""
     try:
         quads = list(ox.parse(nquads.encode("utf-8"), format=ox.RdfFormat.N_QUADS))
     except SyntaxError as exc:
         raise ValidationError(f"{what}: not valid N-Quads: {exc}") from exc
-    graph = Graph()
-    data = Graph()
     wrong = [q for q in quads if not isinstance(q.graph_name, ox.NamedNode)
              or q.graph_name.value != expected_graph]
     if wrong:
         raise ValidationError(f"{what}: every quad must be in graph <{expected_graph}>; found "
                               f"{len(wrong)} quads in {wrong[0].graph_name}")
     body = "".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in quads)
-    data.parse(data=body, format="nt")
-    graph += data
-    return graph
+    into.parse(data=body, format="nt")
+    return into
 
 
 class SyncService:
@@ -126,7 +124,10 @@ class SyncService:
         if sha256_hex(push.meta_nquads) != push.meta_sha256:
             raise ValidationError("meta graph: content does not match its sha256 (corrupted "
                                   "in transit?)")
-        meta = _parse_graph(push.meta_nquads, expected_meta, "meta graph")
+        # One dataset, parsed once: SHACL sees the union, alignment reads each graph in place.
+        dataset = Dataset()
+        meta = _parse_graph(push.meta_nquads, expected_meta, "meta graph",
+                            dataset.graph(URIRef(expected_meta)))
         checked = []
         for item in push.batches:
             what = f"batch {item.batch_id}"
@@ -136,7 +137,7 @@ class SyncService:
                                       f"its own graphs); got <{item.graph}> instead")
             if sha256_hex(item.nquads) != item.sha256:
                 raise ValidationError(f"{what}: content does not match its sha256")
-            graph = _parse_graph(item.nquads, expected, what)
+            graph = _parse_graph(item.nquads, expected, what, dataset.graph(URIRef(expected)))
             sponsor_iri = graph.value(URIRef(expected), TF.sponsor)
             if sponsor_iri is None:
                 raise ValidationError(f"{what}: the batch names no sponsor (tf:sponsor)")
@@ -146,10 +147,6 @@ class SyncService:
                                       "the meta graph")
             checked.append(_Checked(item.batch_id, item.rev, expected, item.sha256, graph,
                                     str(sponsor)))
-        dataset = Dataset()
-        dataset.graph(URIRef(expected_meta)).__iadd__(meta)
-        for c in checked:
-            dataset.graph(URIRef(c.iri)).__iadd__(c.graph)
         report = validate(dataset)
         if not report.conforms:
             raise ValidationError("push refused by SHACL validation at the federation: "
