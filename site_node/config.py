@@ -10,8 +10,8 @@ class SiteSettings(BaseSettings):
     """Configuration of one site node.
 
     Every field can be set as ``TWINFED_SITE_<FIELD>`` (e.g. ``TWINFED_SITE_CODE=SITE-A``,
-    ``TWINFED_SITE_NEO4J_URI=bolt://127.0.0.1:7687``) or in a TOML file named by
-    ``TWINFED_SITE_CONFIG`` (see ``deploy/site.example.toml``).
+    ``TWINFED_SITE_NEO4J_URI=bolt://127.0.0.1:7687``). (A TOML file alternative is not built
+    yet.)
     """
 
     model_config = SettingsConfigDict(env_prefix="TWINFED_SITE_", extra="ignore")

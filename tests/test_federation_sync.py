@@ -117,6 +117,29 @@ def test_retrying_the_same_push_is_a_no_op(synced: dict) -> None:
     assert second.outcome == "duplicate" and second.batches_stored == 0
 
 
+def test_reingested_and_deleted_batches_propagate(synced: dict, campaign_dir: Path) -> None:
+    from site_node.ingest.writer import delete_batch
+
+    driver = synced["drivers"]["SITE-C"]
+    ids = [r["id"] for r in driver.execute_query(
+        "MATCH (b:Batch) RETURN b.batch_id AS id ORDER BY id")[0]]
+    gone = ids[-1]
+    query = f"SELECT DISTINCT ?id WHERE {{ ?b a <{TF}Batch> ; <{TF}batchId> ?id }}"
+    assert gone in {r["id"] for r in _select(synced, "acme", query)}
+    delete_batch(driver, "SITE-C", gone, "withdrawn: wrong process version")
+    result = _sync(synced, "SITE-C")
+    assert sum(a.batches_deleted for a in result.pushes) == 1
+    assert result.acknowledged_rev == _site_rev(driver)
+    visible = {r["id"] for r in _select(synced, "acme", query)}
+    assert gone not in visible and set(ids[:-1]) <= visible
+    # the batch comes back: re-ingesting its bundle restores it centrally too
+    bundle = next(b for b in sorted(campaign_dir.glob("SITE-C*")) if (b / gone).exists())
+    assert ingest_bundle(driver, bundle, site_code="SITE-C", max_file_bytes=2**30).ok
+    analyse(driver, site_code="SITE-C")
+    _sync(synced, "SITE-C")
+    assert gone in {r["id"] for r in _select(synced, "acme", query)}
+
+
 def test_units_are_converted_to_the_shared_vocabulary(synced: dict) -> None:
     """SITE-B records temperature in kelvin; the federation answers in degrees Celsius."""
     driver = synced["drivers"]["SITE-B"]

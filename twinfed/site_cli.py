@@ -197,6 +197,28 @@ def sync_command(
               f"federation holds revision {result.acknowledged_rev}", highlight=False)
 
 
+@site_app.command("delete")
+def delete_command(
+    batch_id: str,
+    reason: Annotated[str, typer.Option(help="why the batch is withdrawn (kept with the "
+                                        "tombstone)")],
+    neo4j_uri: UriOption = None,
+) -> None:
+    """Delete a batch (one transaction); the next sync removes it from the federation."""
+    from site_node.ingest.writer import delete_batch
+
+    settings = settings_from(neo4j_uri, None)
+    driver = connect(settings)
+    try:
+        code = settings.code or _site_code(driver)
+        rev = delete_batch(driver, code or "", batch_id, reason,
+                           database=settings.neo4j_database)
+    finally:
+        driver.close()
+    out.print(f"deleted {batch_id} at site revision {rev}; run `twinfed site sync` to "
+              "propagate it", highlight=False)
+
+
 @site_app.command("status")
 def status(neo4j_uri: UriOption = None) -> None:
     """What the site holds: batches, series, points, spectra, deviations, revision."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from neo4j import Driver
@@ -73,10 +73,12 @@ class SiteRecords:
     tags: list[dict[str, Any]]
     envelopes: list[dict[str, Any]]
     batches: list[dict[str, Any]]
+    #: Batches deleted after ``since_rev``: ``{"batch_id", "rev"}``.
+    deleted: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rev_range(self) -> tuple[int, int] | None:
-        revs = [b["batch"]["rev"] for b in self.batches]
+        revs = [b["batch"]["rev"] for b in self.batches] + [d["rev"] for d in self.deleted]
         return (min(revs), max(revs)) if revs else None
 
 
@@ -88,6 +90,9 @@ def read_site_records(driver: Driver, *, since_rev: int = 0,
         return SiteRecords({}, [], [], [], [], [])
     batch_rows, _, _ = driver.execute_query(_BATCHES, since=since_rev, database_=database,
                                             routing_="r")
+    deleted, _, _ = driver.execute_query(
+        "MATCH (t:Tombstone) WHERE t.rev > $since RETURN t.batch_id AS batch_id, t.rev AS rev "
+        "ORDER BY t.rev", since=since_rev, database_=database, routing_="r")
     row = site_rows[0]
     return SiteRecords(
         site=dict(row["site"]),
@@ -96,4 +101,5 @@ def read_site_records(driver: Driver, *, since_rev: int = 0,
         tags=list(row["tags"]),
         envelopes=list(row["envelopes"]),
         batches=[dict(r) for r in batch_rows],
+        deleted=[dict(r) for r in deleted],
     )

@@ -37,6 +37,8 @@ class SiteExport:
     dataset: Dataset
     batch_ids: list[str]
     rev_range: tuple[int, int] | None
+    #: ``(batch_id, rev)`` of batches deleted since the export's starting revision.
+    deleted: list[tuple[str, int]]
     triples: int
     report: ValidationReport
     build_seconds: float
@@ -79,6 +81,7 @@ def export_site(driver: Driver, *, site_code: str, api_base: str, software_versi
         dataset=dataset,
         batch_ids=[r["batch"]["batch_id"] for r in records.batches],
         rev_range=records.rev_range,
+        deleted=[(d["batch_id"], d["rev"]) for d in records.deleted],
         triples=sum(len(g) for g in dataset.graphs()),
         report=report,
         build_seconds=built - started,

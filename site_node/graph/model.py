@@ -235,6 +235,15 @@ class BatchEvolution(StructuredNode):
     top_contributions = ArrayProperty(StringProperty())
 
 
+class Tombstone(StructuredNode):
+    """A deleted batch: its id and the site revision of the deletion (sync propagates it)."""
+
+    batch_id = StringProperty(unique_index=True, required=True)
+    rev = IntegerProperty(index=True, required=True)
+    reason = StringProperty()
+    deleted_at = DateTimeNeo4jFormatProperty()
+
+
 class Batch(StructuredNode):
     batch_id = StringProperty(unique_index=True, required=True)
     site = StringProperty(index=True, required=True)
@@ -270,5 +279,5 @@ class Batch(StructuredNode):
 NODE_CLASSES: tuple[type[StructuredNode], ...] = (
     Site, Sponsor, Product, Process, Equipment, Tag, TimeSeries, LabResult, SpectrumChunk,
     SpectrumSet, Phase, UnitOperation, CAPA, Deviation, QualityResult, Feature,
-    DeviationEvent, Envelope, BatchEvolution, Batch,
+    DeviationEvent, Envelope, BatchEvolution, Tombstone, Batch,
 )

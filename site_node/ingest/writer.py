@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from neo4j import Driver, ManagedTransaction
 
+from bioprocess.errors import NotFoundError
 from site_node.graph.model import OWNED_RELATIONSHIPS
 from site_node.ingest.reader import ParsedBatch
 
@@ -69,9 +70,8 @@ def _write(tx: ManagedTransaction, batch: ParsedBatch) -> WriteResult:
     rev = tx.run("MATCH (s:Site {code: $code}) SET s.rev = s.rev + 1 RETURN s.rev AS rev",
                  code=manifest.site.code).single()["rev"]
     if replaced:
-        tx.run(f"MATCH (b:Batch {{batch_id: $id}}) "
-               f"OPTIONAL MATCH (b)-[:{_OWNED}*1..2]->(owned) "
-               f"DETACH DELETE owned, b", id=batch.batch_id)
+        _delete_subgraph(tx, batch.batch_id)
+    tx.run("MATCH (t:Tombstone {batch_id: $id}) DELETE t", id=batch.batch_id)  # re-created
     _write_context(tx, batch)
     _write_batch_node(tx, batch, rev)
     _write_series(tx, batch)
@@ -79,6 +79,34 @@ def _write(tx: ManagedTransaction, batch: ParsedBatch) -> WriteResult:
     _write_spectra(tx, batch)
     _write_events(tx, batch)
     return WriteResult(batch.batch_id, "replaced" if replaced else "stored", rev, batch.n_points)
+
+
+def _delete_subgraph(tx: ManagedTransaction, batch_id: str) -> None:
+    tx.run(f"MATCH (b:Batch {{batch_id: $id}}) "
+           f"OPTIONAL MATCH (b)-[:{_OWNED}*1..2]->(owned) "
+           f"DETACH DELETE owned, b", id=batch_id)
+
+
+def delete_batch(driver: Driver, site_code: str, batch_id: str, reason: str, *,
+                 database: str | None = None) -> int:
+    """Delete a batch in one transaction and leave a tombstone (the next sync propagates it).
+
+    Returns the site revision of the deletion; raises ``NotFoundError`` for an unknown batch.
+    """
+    def work(tx: ManagedTransaction) -> int:
+        tx.run("MATCH (s:Site {code: $code}) SET s.rev = s.rev", code=site_code)  # lock
+        if tx.run("MATCH (b:Batch {batch_id: $id}) RETURN b", id=batch_id).single() is None:
+            raise NotFoundError(f"batch '{batch_id}' is not stored at this site")
+        rev = tx.run("MATCH (s:Site {code: $code}) SET s.rev = s.rev + 1 RETURN s.rev AS rev",
+                     code=site_code).single()["rev"]
+        _delete_subgraph(tx, batch_id)
+        tx.run("MERGE (t:Tombstone {batch_id: $id}) SET t.rev = $rev, t.reason = $reason, "
+               "t.deleted_at = $now", id=batch_id, rev=rev, reason=reason,
+               now=datetime.now(UTC))
+        return rev
+
+    with driver.session(database=database) as session:
+        return session.execute_write(work)
 
 
 def _write_context(tx: ManagedTransaction, batch: ParsedBatch) -> None:

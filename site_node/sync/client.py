@@ -66,7 +66,7 @@ def build_pushes(export: SiteExport, site_code: str, since_rev: int,
     iris = SiteIris(site_code)
     meta_iri = str(iris.meta_graph)
     content_hash = meta_content_hash(export.dataset, meta_iri)
-    if not export.batch_ids and content_hash == known_meta_hash:
+    if not export.batch_ids and not export.deleted and content_hash == known_meta_hash:
         return []
     meta = _graph_nquads(export.dataset, meta_iri)
     revs = {}
@@ -84,17 +84,23 @@ def build_pushes(export: SiteExport, site_code: str, since_rev: int,
     batches.sort(key=lambda b: b.rev)
     pushes = []
     lower = since_rev
+    deleted_ids = [batch_id for batch_id, _ in export.deleted]
+    last_deletion = max((rev for _, rev in export.deleted), default=since_rev)
     for start in range(0, max(len(batches), 1), BATCHES_PER_PUSH):
         chunk = batches[start:start + BATCHES_PER_PUSH]
+        is_last = start + BATCHES_PER_PUSH >= len(batches)
         upper = chunk[-1].rev if chunk else since_rev
+        if is_last:  # deletions travel with the last push, which acknowledges their revisions
+            upper = max(upper, last_deletion)
+        gone = deleted_ids if is_last else []
         content = "|".join([site_code, str(lower), str(upper), content_hash]
-                           + [b.sha256 for b in chunk])
+                           + [b.sha256 for b in chunk] + [f"-{b}" for b in gone])
         pushes.append(SyncPush(
             push_id=sha256_hex(content)[:40], site=site_code, since_rev=lower, to_rev=upper,
             created_at=datetime.now(UTC), software_version=software_version,
             meta_graph=meta_iri, meta_sha256=sha256_hex(meta),
             meta_content_sha256=content_hash, meta_nquads=meta,
-            batches=chunk))
+            batches=chunk, deleted_batches=gone))
         lower = upper
     return pushes
 
