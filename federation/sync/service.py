@@ -158,7 +158,7 @@ class SyncService:
         if not checked:
             return {}
         stored = self.store.graph_metadata([c.iri for c in checked])
-        present = [iri for iri in stored]
+        present = list(stored)
         revs: dict[str, int] = {}
         if present:
             result = self.store.query(
