@@ -107,7 +107,9 @@ def _plan(config: CampaignConfig, profiles: tuple[SiteProfile, ...]) -> list[Bat
 def _kinetics(plan: BatchPlan, rng: np.random.Generator) -> KineticParameters:
     base = KineticParameters()
     values: dict[str, float] = {}
-    for name in (
+    # Sorted: iterating a set of strings follows PYTHONHASHSEED, and each name draws from
+    # the batch's random stream, so an unsorted loop breaks determinism across processes.
+    for name in sorted(
         set(plan.profile.kinetics) | set(plan.process.kinetics) | set(plan.profile.variability)
     ):
         v = float(getattr(base, name))
