@@ -31,6 +31,10 @@ demo: setup
 bench: setup
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.twin
+	$(PY) -m benchmarks.export
+	$(PY) -m benchmarks.analysis_site
+	$(PY) -m benchmarks.store
+	$(PY) -m benchmarks.federation
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)
