@@ -110,7 +110,8 @@ RDFLIB_REPEAT = 5
 SYNC_SITE = "SITE-A"
 SYNC_BATCHES = 25
 SYNC_PUSH = 25
-DEMO_STORE = Path(".twinfed/demo/federation/store")
+#: The demo federation store (``make demo``) whose SITE-A export the sync section re-sends.
+DEMO_STORE = Path(__file__).resolve().parents[1] / ".twinfed" / "demo" / "federation" / "store"
 HYPER_RATE = 0.02
 SPONSORS = ("SP-ACME", "SP-BETA")
 SCOPED_SPONSOR = "SP-ACME"
@@ -729,7 +730,8 @@ def section_scale(folder: Path, sites: int, batches: int) -> dict[str, Any]:
         facts = bulk.facts + tail.facts
         graphs = store.graph_names()
         expected_graphs = sites * (batches + 1 + len(SPONSORS))
-        assert len(graphs) == expected_graphs, (len(graphs), expected_graphs)
+        if len(graphs) != expected_graphs:
+            raise RuntimeError(f"the store holds {len(graphs)} graphs, not {expected_graphs}")
         hyper = sum(f.hyper for f in facts)
         scope = caller_scope(store, analyst(SCOPED_SPONSOR))
         visible = len(store.graphs_where(sponsor_in=scope.sponsors)) + len(scope.graphs)
@@ -752,11 +754,12 @@ def section_scale(folder: Path, sites: int, batches: int) -> dict[str, Any]:
                 continue
             rows: list[Any] = []
 
-            def run(sparql: str = sparql, rows: list[Any] = rows) -> None:
+            def run(sparql: str = sparql, rows: list[Any] = rows, name: str = name) -> None:
                 result = store.query(sparql, sponsors=scope.sponsors, graphs=scope.graphs,
                                      timeout_s=QUERY_TIMEOUT_S)
                 rows[:] = result.rows
-                assert result.body  # serialised (JSON), as the /sparql endpoint would
+                if not result.body:  # serialised (JSON), as the /sparql endpoint would
+                    raise RuntimeError(f"{name}: empty result body")
 
             # the probe already ran it once (cold); a slow query gets no extra warm-up run
             times = timings(run, REPEAT, QUERY_BUDGET_S, warm_up=first_run[0] < 1.0)
