@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from neo4j import Driver
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -23,6 +26,16 @@ UriOption = Annotated[str | None, typer.Option("--neo4j-uri", help="bolt URI of 
                                                "Neo4j (default: TWINFED_SITE_NEO4J_URI)")]
 CodeOption = Annotated[str | None, typer.Option("--site", help="this site's code; bundles for "
                                                 "other sites are refused (TWINFED_SITE_CODE)")]
+
+
+@contextmanager
+def connected(settings: SiteSettings) -> Iterator[Driver]:
+    """The site's driver (schema installed), closed when the block ends."""
+    driver = connect(settings)
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def settings_from(neo4j_uri: str | None, code: str | None) -> SiteSettings:
@@ -103,15 +116,12 @@ def _site_code(driver) -> str | None:  # noqa: ANN001
 def analyse_command(neo4j_uri: UriOption = None) -> None:
     """Recompute phases, per-phase features, envelopes, deviation events and T²/SPE."""
     settings = settings_from(neo4j_uri, None)
-    driver = connect(settings)
-    try:
+    with connected(settings) as driver:
         code = settings.code or _site_code(driver)
         if code is None:
             out.print("the site holds no batches yet: nothing to analyse")
             return
         print_analysis(analyse(driver, site_code=code, database=settings.neo4j_database))
-    finally:
-        driver.close()
 
 
 @site_app.command("export")
@@ -133,8 +143,7 @@ def export_command(
     if fmt not in ("trig", "nquads", "turtle", "jsonld"):
         raise typer.BadParameter(f"--format must be trig, nquads, turtle or jsonld; got {fmt}")
     settings = settings_from(neo4j_uri, None)
-    driver = connect(settings)
-    try:
+    with connected(settings) as driver:
         code = settings.code or _site_code(driver)
         if code is None:
             out.print("the site holds no batches yet: nothing to export")
@@ -142,8 +151,6 @@ def export_command(
         export = export_site(driver, site_code=code, api_base=api_base,
                              software_version=__version__, since_rev=since,
                              database=settings.neo4j_database)
-    finally:
-        driver.close()
     data = export.serialize(fmt)  # type: ignore[arg-type]
     if output is None:
         typer.echo(data.decode())
@@ -208,13 +215,10 @@ def delete_command(
     from site_node.ingest.writer import delete_batch
 
     settings = settings_from(neo4j_uri, None)
-    driver = connect(settings)
-    try:
+    with connected(settings) as driver:
         code = settings.code or _site_code(driver)
         rev = delete_batch(driver, code or "", batch_id, reason,
                            database=settings.neo4j_database)
-    finally:
-        driver.close()
     out.print(f"deleted {batch_id} at site revision {rev}; run `twinfed site sync` to "
               "propagate it", highlight=False)
 
@@ -223,11 +227,8 @@ def delete_command(
 def status(neo4j_uri: UriOption = None) -> None:
     """What the site holds: batches, series, points, spectra, deviations, revision."""
     settings = settings_from(neo4j_uri, None)
-    driver = connect(settings)
-    try:
+    with connected(settings) as driver:
         summary = SiteRepository(driver, settings.neo4j_database).site_summary()
-    finally:
-        driver.close()
     for key, value in summary.items():
         out.print(f"{key:12} {value}", highlight=False)
 
@@ -240,12 +241,9 @@ def batches(
 ) -> None:
     """List the site's batches."""
     settings = settings_from(neo4j_uri, None)
-    driver = connect(settings)
-    try:
+    with connected(settings) as driver:
         rows = SiteRepository(driver, settings.neo4j_database).list_batches(
             BatchFilter(process=process, status=status))
-    finally:
-        driver.close()
     table = Table("batch", "process", "start", "status", "scale (L)", "rev")
     for row in rows:
         table.add_row(row["batch_id"], row.get("process") or "", str(row.get("start") or ""),
