@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from observability.config_file import toml_sources
 
 
 class FederationSettings(BaseSettings):
@@ -16,6 +18,16 @@ class FederationSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="TWINFED_FED_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``TWINFED_*`` variables, then the ``[federation]`` table of
+        ``TWINFED_CONFIG`` (a TOML file), then defaults."""
+        return toml_sources(settings_cls, "federation", init_settings, env_settings)
 
     data: Path = Path(".twinfed/federation")
     store_url: str | None = Field(

@@ -21,9 +21,11 @@ from fastapi.responses import JSONResponse
 from neo4j import Driver
 
 from bioprocess.errors import TwinfedError, ValidationError, problem_document
+from observability import install_metrics
 from site_node.analysis.service import analyse
 from site_node.config import SiteSettings
 from site_node.db import connect
+from site_node.envelope_view import envelope_for_batch
 from site_node.ingest.problems import BundleError
 from site_node.ingest.service import ingest_bundle
 from site_node.repository import BatchFilter, SiteRepository
@@ -84,6 +86,22 @@ def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
     def health(repo: Repo) -> dict[str, Any]:
         return {"status": "ok", **repo.site_summary()}
 
+    @app.get("/ready", operation_id="site_ready")
+    def ready(request: Request) -> JSONResponse:
+        """Readiness: the site's Neo4j answers (liveness is ``/health``'s process answer)."""
+        try:
+            request.app.state.driver.verify_connectivity()
+        except Exception as exc:  # any driver failure means "not ready", said plainly
+            return JSONResponse({"status": "not ready", "reason": f"Neo4j: {exc}"},
+                                status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    install_metrics(app, "site", {
+        "twinfed_site_batches": ("Batches held by the site",
+                                 lambda a: SiteRepository(a.state.driver).site_summary()[
+                                     "batches"]),
+    })
+
     @app.get("/batches", operation_id="list_batches")
     def list_batches(
         repo: Repo,
@@ -105,6 +123,12 @@ def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
                    max_points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None
                    ) -> dict[str, Any]:
         return repo.get_series(batch_id, tag, max_points)
+
+    @app.get("/batches/{batch_id}/envelope/{tag}", operation_id="get_batch_envelope")
+    def get_envelope(batch_id: str, tag: str, request: Request) -> dict[str, Any]:
+        """The tag's reference envelope laid over this batch's phases (hours since start)."""
+        return envelope_for_batch(request.app.state.driver, batch_id, tag,
+                                  settings.neo4j_database)
 
     @app.post("/batches", operation_id="ingest_bundle", status_code=200)
     async def ingest(request: Request) -> JSONResponse:

@@ -14,9 +14,11 @@ ALLOWED = {
     "shapes": {"ontology"},
     "bioprocess": set(),
     "protocol": set(),
-    "site_node": {"bioprocess", "ontology", "shapes", "protocol"},
-    "federation": {"bioprocess", "ontology", "shapes", "protocol"},
-    "twinfed": {"bioprocess", "ontology", "shapes", "protocol", "site_node", "federation"},
+    "observability": set(),
+    "site_node": {"bioprocess", "ontology", "shapes", "protocol", "observability"},
+    "federation": {"bioprocess", "ontology", "shapes", "protocol", "observability"},
+    "twinfed": {"bioprocess", "ontology", "shapes", "protocol", "observability", "site_node",
+                "federation"},
 }
 
 

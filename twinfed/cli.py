@@ -9,6 +9,7 @@ import click
 import typer
 
 from bioprocess.errors import TwinfedError
+from observability.config_file import ConfigFileError
 from twinfed.console import err
 from twinfed.demo import demo
 from twinfed.federation_cli import federation_app
@@ -36,11 +37,12 @@ if simulate_app is not None:
 
 
 def main() -> None:
-    """Run the CLI; a :class:`TwinfedError` prints one line and exits with status 1."""
+    """Run the CLI; a :class:`TwinfedError` (or a bad ``TWINFED_CONFIG`` file) prints one line
+    and exits with status 1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(standalone_mode=False)
-    except TwinfedError as exc:
+    except (TwinfedError, ConfigFileError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.exceptions.Abort:

@@ -35,10 +35,12 @@ def serve(
     import uvicorn
 
     from federation.api.app import create_app
+    from observability import configure_logging
 
     settings = _settings(data, port=port, host=host, store_url=store_url)
+    configure_logging()  # TWINFED_LOG_FORMAT=json for one JSON object per line
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="warning")
+                log_config=None, access_log=False)
 
 
 @federation_app.command("register-site")

@@ -261,8 +261,10 @@ def serve(
     """Serve the site API (FastAPI) until interrupted."""
     import uvicorn
 
+    from observability import configure_logging
     from site_node.api import create_app
 
     settings = settings_from(neo4j_uri, site)
+    configure_logging()  # TWINFED_LOG_FORMAT=json for one JSON object per line
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="warning")
+                log_config=None, access_log=False)

@@ -17,6 +17,7 @@ from federation.config import FederationSettings
 from federation.registry.service import Registry
 from federation.store import open_store
 from federation.sync.service import SyncService
+from observability import install_metrics
 
 log = logging.getLogger("twinfed.federation")
 PROBLEM_JSON = "application/problem+json"
@@ -87,6 +88,12 @@ def create_app(settings: FederationSettings) -> FastAPI:
         store = request.app.state.store
         return {"status": "ready", "graphs": len(store.graph_names())}
 
+    install_metrics(app, "federation", {
+        "twinfed_federation_graphs": ("Named graphs in the aligned store",
+                                      lambda a: len(a.state.store.graph_names())),
+        "twinfed_federation_sites": ("Registered sites",
+                                     lambda a: len(a.state.registry.sites())),
+    })
     app.include_router(registry_routes.router)
     app.include_router(sync_routes.router)
     app.include_router(sparql_routes.router)
