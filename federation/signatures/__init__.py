@@ -1,0 +1,1 @@
+"""Recurring failure signatures: discover, describe, store (versioned, PROV-O) and match."""

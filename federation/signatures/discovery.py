@@ -1,0 +1,136 @@
+"""Find groups of batches that share a deviation pattern, keep those that recur, describe them.
+
+Representation: each batch with at least one aligned deviation event becomes a vector over
+the event keys seen in the data set, ``(parameter, phase, direction)``, whose value is
+``log(1 + magnitude)`` of the batch's largest event of that key (0 when absent). The log keeps a
+200-SD lactate excursion from drowning every other event, and magnitudes are in envelope
+standard deviations, so they are comparable across sites, units and parameters.
+
+Algorithm: agglomerative clustering (scikit-learn) with cosine distance and average linkage,
+cut at ``distance_threshold`` (default 0.5: a group's members are on average more alike than
+not, a cosine similarity above one half). No number of groups is given: real data decide it.
+A group is a *recurring signature* when it has at least two members and recurs at
+``min_sites`` or more sites, or counts ``min_batches`` or more batches.
+
+Pure: profiles in, groups out; no store, no HTTP.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+
+from bioprocess.errors import ValidationError
+from federation.signatures.model import BatchProfile, DefiningEvent, EventKey
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    """Settings of a discovery run (recorded in its PROV-O activity)."""
+
+    distance_threshold: float = 0.5
+    min_sites: int = 2
+    #: Also keep a group seen at one site when it has this many batches (0: sites only).
+    min_batches: int = 0
+    #: An event defines a signature when at least this share of members show it.
+    defining_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.distance_threshold <= 1:
+            raise ValidationError("distance_threshold must be within (0, 1]; got "
+                                  f"{self.distance_threshold} instead")
+        if self.min_sites < 1 or self.min_batches < 0:
+            raise ValidationError("min_sites must be >= 1 and min_batches >= 0; got "
+                                  f"{self.min_sites} and {self.min_batches} instead")
+        if not 0 < self.defining_share <= 1:
+            raise ValidationError("defining_share must be within (0, 1]; got "
+                                  f"{self.defining_share} instead")
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"distance_threshold": self.distance_threshold, "min_sites": self.min_sites,
+                "min_batches": self.min_batches, "defining_share": self.defining_share}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A recurring group: its members and the events most of them share."""
+
+    members: tuple[BatchProfile, ...]
+    events: tuple[DefiningEvent, ...]
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return tuple(sorted({m.site for m in self.members}))
+
+
+def event_matrix(profiles: list[BatchProfile]) -> tuple[np.ndarray, list[EventKey]]:
+    """``log1p(magnitude)`` per batch (rows) and event key (columns, sorted)."""
+    keys = sorted({k for p in profiles for k in p.events})
+    column = {k: i for i, k in enumerate(keys)}
+    matrix = np.zeros((len(profiles), len(keys)))
+    for row, profile in enumerate(profiles):
+        for key, magnitude in profile.events.items():
+            matrix[row, column[key]] = np.log1p(max(magnitude, 0.0))
+    return matrix, keys
+
+
+def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> np.ndarray:
+    """A cluster label per profile; profiles without events get -1."""
+    labels = np.full(len(profiles), -1)
+    with_events = [i for i, p in enumerate(profiles) if p.events]
+    if len(with_events) < 2:
+        return labels
+    chosen = [profiles[i] for i in with_events]
+    matrix, keys = event_matrix(chosen)
+    # A batch whose events all have magnitude 0 would be a zero vector (cosine undefined):
+    # it counts by presence instead.
+    for row in np.flatnonzero(~matrix.any(axis=1)):
+        matrix[row] = [1.0 if k in chosen[row].events else 0.0 for k in keys]
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                    distance_threshold=options.distance_threshold)
+    labels[with_events] = model.fit_predict(matrix)
+    return labels
+
+
+def describe(members: list[BatchProfile], options: DiscoveryOptions) -> tuple[DefiningEvent, ...]:
+    """The event keys at least ``defining_share`` of members show, most shared first."""
+    counts: Counter[EventKey] = Counter(k for m in members for k in m.events)
+    events = []
+    for key, count in counts.items():
+        share = count / len(members)
+        if share + 1e-9 >= options.defining_share:
+            magnitudes = [m.events[key] for m in members if key in m.events]
+            events.append(DefiningEvent(key, round(share, 4),
+                                        round(float(statistics.median(magnitudes)), 3)))
+    events.sort(key=lambda e: (-e.share, -(e.typical_magnitude or 0.0), e.key))
+    return tuple(events)
+
+
+def recurs(members: list[BatchProfile], options: DiscoveryOptions) -> bool:
+    if len(members) < 2:
+        return False
+    sites = {m.site for m in members}
+    return len(sites) >= options.min_sites or (
+        options.min_batches > 0 and len(members) >= options.min_batches)
+
+
+def discover(profiles: list[BatchProfile], options: DiscoveryOptions | None = None
+             ) -> list[Group]:
+    """Recurring groups among ``profiles``, largest first (members sorted by start)."""
+    options = options or DiscoveryOptions()
+    labels = cluster_labels(profiles, options)
+    groups = []
+    for label in sorted(set(labels.tolist()) - {-1}):
+        members = sorted((p for p, lab in zip(profiles, labels, strict=True) if lab == label),
+                         key=lambda p: (p.start, p.batch))
+        if not recurs(members, options):
+            continue
+        events = describe(members, options)
+        if events:
+            groups.append(Group(tuple(members), events))
+    groups.sort(key=lambda g: (-len(g.members), g.members[0].start))
+    return groups

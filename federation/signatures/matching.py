@@ -1,0 +1,47 @@
+"""Score a batch against a signature and say why.
+
+``coverage``: the share of the signature's defining events (weighted by the share of members
+that show each) that the batch shows. ``specificity``: the share of the batch's own event
+kinds that the signature's defining events explain. A discovered signature describes the
+whole deviation profile of its members, so its score is the harmonic mean of the two (a
+batch with many unrelated excursions is not a good match, nor is one missing most defining
+events). A curated pattern names only the events it requires and says nothing of others,
+so its score is the coverage alone.
+"""
+
+from __future__ import annotations
+
+from federation.signatures.model import (
+    BatchProfile,
+    EventEvidence,
+    Match,
+    Signature,
+)
+
+
+def match(profile: BatchProfile, signature: Signature) -> Match:
+    defining = signature.defining
+    present, missing = [], []
+    for event in defining:
+        observed = [m for key, m in profile.events.items() if event.key.covers(key)]
+        evidence = EventEvidence(event.key, event.share, max(observed) if observed else None)
+        (present if observed else missing).append(evidence)
+    total = sum(e.share for e in defining)
+    coverage = sum(e.weight for e in present) / total if total else 0.0
+    unexplained = tuple(sorted(k for k in profile.events
+                               if not any(e.key.covers(k) for e in defining)))
+    specificity = 1 - len(unexplained) / len(profile.events) if profile.events else 0.0
+    if signature.kind == "curated":
+        score = coverage
+    else:
+        score = (2 * coverage * specificity / (coverage + specificity)
+                 if coverage + specificity else 0.0)
+    return Match(signature=signature, score=round(score, 4), coverage=round(coverage, 4),
+                 specificity=round(specificity, 4), present=tuple(present),
+                 missing=tuple(missing), unexplained=unexplained)
+
+
+def rank(profile: BatchProfile, signatures: list[Signature]) -> list[Match]:
+    """Every signature's match, best first (ties: by signature id)."""
+    return sorted((match(profile, s) for s in signatures),
+                  key=lambda m: (-m.score, m.signature.signature_id))
