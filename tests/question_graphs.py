@@ -179,7 +179,8 @@ META = {
         "b", "SITE-B", "R-7", 500.0, 8.0, "mg/L", 0.001,
         {"TT-1": (T, "online"), "OUR-1": (OUR, "online"), "PH-LAB": (PH, "offline")})),
     C + "meta": ("SITE-C", None, _site_meta(
-        "c", "SITE-C", "V1", 200.0, None, "g/L", 1.0, {"T": (T, "online"), "OUR": (OUR, "online")})),
+        "c", "SITE-C", "V1", 200.0, None, "g/L", 1.0,
+        {"T": (T, "online"), "OUR": (OUR, "online")})),
     A + "meta/sponsor/SP-X": ("SITE-A", "SP-X", _sponsor_meta(
         "a", "SP-X", "P1", {"OUR": ("OUR", ["A2", "A3"]), "TIC": ("TIC101", ["A2", "A3"])})),
     B + "meta/sponsor/SP-X": ("SITE-B", "SP-X", _sponsor_meta(

@@ -12,11 +12,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bioprocess.errors import TwinfedError, ValidationError, problem_document
-from federation.api import registry_routes, sparql_routes, sync_routes
+from federation.api import (
+    comparison_routes,
+    question_routes,
+    registry_routes,
+    sparql_routes,
+    sync_routes,
+)
+from federation.api.trust import install_trust
 from federation.config import FederationSettings
 from federation.registry.service import Registry
 from federation.store import open_store
 from federation.sync.service import SyncService
+from federation.web import mount_dashboard
 from observability import install_metrics
 
 log = logging.getLogger("twinfed.federation")
@@ -39,7 +47,7 @@ def create_app(settings: FederationSettings) -> FastAPI:
         store = open_store(settings.store_location)
         app.state.registry = registry
         app.state.store = store
-        app.state.sync = SyncService(registry, store)
+        app.state.sync = SyncService(registry, store, audit=app.state.audit)
         try:
             yield
         finally:
@@ -97,4 +105,8 @@ def create_app(settings: FederationSettings) -> FastAPI:
     app.include_router(registry_routes.router)
     app.include_router(sync_routes.router)
     app.include_router(sparql_routes.router)
+    app.include_router(question_routes.router)
+    app.include_router(comparison_routes.router)
+    mount_dashboard(app)
+    install_trust(app, settings)
     return app

@@ -1,0 +1,119 @@
+"""The SPARQL the site comparison runs (within the caller's scope), one query per view.
+
+``$PROCESS`` and ``$SITES`` are replaced by :func:`bind` with escaped string literals only.
+Everything is read in the shared vocabulary: aligned parameters (``tf:parameter``), aligned
+values (``tf:alignedValue``), tag-to-parameter mappings of the sites' alignments; never a
+site's tag name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+_PREFIXES = """PREFIX tf: <https://w3id.org/twinfed/ontology#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+"""
+
+#: The batches of the process at the chosen sites (?siteIri, ?site bound).
+_BATCHES = """
+  ?batch a tf:Batch ; tf:atSite ?siteIri ; tf:ofProcess ?process .
+  ?process tf:processCode ?processCode .
+  FILTER (STR(?processCode) = $PROCESS)
+  ?siteIri tf:siteCode ?site .
+  $SITES
+"""
+
+BATCHES = _PREFIXES + """
+SELECT ?site ?siteIri ?batch ?batchId ?scale ?start ?process WHERE {""" + _BATCHES + """
+  OPTIONAL { ?batch tf:batchId ?batchId }
+  OPTIONAL { ?batch tf:scaleLitre ?scale }
+  OPTIONAL { ?batch tf:startTime ?start }
+}
+ORDER BY ?site ?start ?batchId
+"""
+
+FEATURES = _PREFIXES + """
+SELECT ?site ?batch ?parameter ?phase ?statistic ?value ?unit WHERE {""" + _BATCHES + """
+  ?feature tf:ofBatch ?batch ; a tf:Feature ; tf:parameter ?parameter ;
+           tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseNode .
+  FILTER (STR(?statistic) IN ($STATISTICS))
+  ?phaseNode tf:phaseName ?phase .
+  OPTIONAL { ?feature tf:alignedUnit ?unit }
+}
+"""
+
+#: Quality results with their limits and the site's conversion of the attribute (from the
+#: aligned site meta graph), to state limits in the canonical unit.
+QUALITY = _PREFIXES + """
+SELECT ?site ?batch ?result ?attribute ?parameter ?value ?aligned ?alignedUnit ?unit
+       ?specLow ?specHigh ?multiplier ?offset WHERE {""" + _BATCHES + """
+  ?result tf:ofBatch ?batch ; a tf:QualityResult ; tf:attribute ?attribute ; tf:value ?value .
+  OPTIONAL { ?result tf:parameter ?parameter }
+  OPTIONAL { ?result tf:alignedValue ?aligned }
+  OPTIONAL { ?result tf:alignedUnit ?alignedUnit }
+  OPTIONAL { ?result tf:unitLabel ?unit }
+  OPTIONAL { ?result tf:specLow ?specLow }
+  OPTIONAL { ?result tf:specHigh ?specHigh }
+  OPTIONAL {
+    ?concept skos:notation ?attribute ; tf:unitConversion ?conversion .
+    ?conversion tf:multiplier ?multiplier .
+    OPTIONAL { ?conversion tf:offset ?offset }
+    FILTER (STRSTARTS(STR(?concept), STR(?siteIri)))
+  }
+}
+"""
+
+ENVELOPES = _PREFIXES + """
+SELECT DISTINCT ?site ?envelope ?tag ?parameter ?k ?referenceCount ?reference WHERE {
+  ?envelope a tf:Envelope ; tf:ofProcess ?process ; tf:ofTag ?tag .
+  ?process tf:processCode ?processCode .
+  FILTER (STR(?processCode) = $PROCESS)
+  ?siteIri a tf:Site ; tf:siteCode ?site .
+  FILTER (STRSTARTS(STR(?envelope), STR(?siteIri)))
+  $SITES
+  OPTIONAL { ?envelope tf:sdMultiplier ?k }
+  OPTIONAL { ?envelope tf:referenceBatchCount ?referenceCount }
+  OPTIONAL { ?envelope prov:wasDerivedFrom ?reference }
+  OPTIONAL {
+    ?tag ?mapping ?parameter .
+    VALUES ?mapping { skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch }
+  }
+}
+"""
+
+EQUIPMENT = _PREFIXES + """
+SELECT DISTINCT ?site ?equipment ?unitOperationKind ?property ?value WHERE {
+  {
+    SELECT DISTINCT ?site ?equipment ?unitOperationKind WHERE {""" + _BATCHES + """
+      ?unitOperation tf:ofBatch ?batch ; tf:usesEquipment ?equipment .
+      OPTIONAL { ?unitOperation tf:unitOperationKind ?unitOperationKind }
+    }
+  }
+  OPTIONAL { ?equipment ?property ?value . FILTER (isLiteral(?value)) }
+}
+ORDER BY ?site ?equipment ?property
+"""
+
+#: Which shared parameters each site measures, and how (tag kinds), from its aligned tags.
+SENSORS = _PREFIXES + """
+SELECT DISTINCT ?site ?parameter ?kind WHERE {
+  ?tag a tf:Tag ; tf:tagKind ?kind ; ?mapping ?parameter .
+  VALUES ?mapping { skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch }
+  ?siteIri a tf:Site ; tf:siteCode ?site .
+  FILTER (STRSTARTS(STR(?tag), STR(?siteIri)))
+  $SITES
+}
+ORDER BY ?site ?parameter ?kind
+"""
+
+
+def bind(template: str, process: str, sites: Sequence[str],
+         statistics: Sequence[str] = ("mean",)) -> str:
+    """The query with the process code, site codes and statistics as escaped literals."""
+    site_filter = (f"FILTER (STR(?site) IN ({', '.join(json.dumps(s) for s in sites)}))"
+                   if sites else "")
+    return (template.replace("$PROCESS", json.dumps(process))
+            .replace("$SITES", site_filter)
+            .replace("$STATISTICS", ", ".join(json.dumps(s) for s in statistics)))
