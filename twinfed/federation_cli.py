@@ -109,3 +109,8 @@ def align_check_command(
         store.close()
     report = align_check(site, meta, load_alignment(site, alignments), graphs)
     out.print(render(report), highlight=False)
+
+
+from twinfed.ask_cli import register as _register_ask  # noqa: E402
+
+_register_ask(federation_app)  # ask NAME, compare --process P
