@@ -18,6 +18,7 @@ from datetime import UTC, timedelta, timezone
 
 import numpy as np
 
+from bioprocess.degradation import degraded_parameters
 from bioprocess.faults import Fault, FaultSchedule, FaultType, sample_faults
 from bioprocess.kinetics import KineticParameters
 from bioprocess.plant import PlantSetup, simulate_plant
@@ -186,6 +187,7 @@ def generate_campaign(
         flt.append(_faults(plan, config, rng))
         rngs.append(rng)
 
+    hardware, sensors, levels = _equipment_state(plans, config)
     n_b = len(plans)
     faulty = [i for i, f in enumerate(flt) if f]
     columns = list(range(n_b)) + faulty  # counterfactual columns reuse the batch's inputs
@@ -193,9 +195,9 @@ def generate_campaign(
     setup = PlantSetup(
         kinetics=stack([kin[c] for c in columns]),
         recipe=stack([rec[c] for c in columns]),
-        hardware=stack([plans[c].profile.hardware for c in columns]),
+        hardware=stack([hardware[c] for c in columns]),
         tuning=stack([plans[c].profile.tuning for c in columns]),
-        sensors=stack([plans[c].profile.sensors for c in columns]),
+        sensors=stack([sensors[c] for c in columns]),
     )
     schedule = FaultSchedule.from_faults([flt[c] for c in range(n_b)] + [()] * len(faulty))
     run = simulate_plant(
@@ -218,4 +220,26 @@ def generate_campaign(
         )
         if progress is not None:
             progress("render", (i + 1) / n_b)
-    return Campaign(config, profiles, tuple(batches))
+    return Campaign(config, profiles, tuple(batches), levels)
+
+
+def _equipment_state(
+    plans: list[BatchPlan], config: CampaignConfig
+) -> tuple[list, list, dict[str, dict[str, float]]]:
+    """Per batch: vessel hardware and sensors, degraded where an asset degrades."""
+    hardware = [p.profile.hardware for p in plans]
+    sensors = [p.profile.sensors for p in plans]
+    levels: dict[str, dict[str, float]] = {}
+    if not config.degradations:
+        return hardware, sensors, levels
+    uses: dict[tuple[str, str], int] = {}
+    for i in sorted(range(len(plans)), key=lambda j: (plans[j].start, plans[j].batch_id)):
+        plan = plans[i]
+        key = (plan.profile.code, plan.bioreactor)
+        uses[key] = uses.get(key, 0) + 1
+        hardware[i], sensors[i], active = degraded_parameters(
+            config.degradations, key[0], key[1], uses[key], hardware[i], sensors[i]
+        )
+        if active:
+            levels[plan.batch_id] = active
+    return hardware, sensors, levels

@@ -61,6 +61,8 @@ class SensorSpec:
     flow_noise_frac: Value = 0.01
     offgas_noise_frac: Value = 0.03
     weight_noise_kg: Value = 0.5
+    #: Calibration offset of the control DO probe, % air saturation (equipment degradation).
+    do_offset_pct: Value = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,7 +256,10 @@ def simulate_plant(
         m1 = first_order_lag(m1, do_true, np.maximum(tau_do_h, lag_fault), dt_h)
         m2 = first_order_lag(m2, do_true, tau_do_h, dt_h)
         drift = faults.ramped(FaultType.DO_PROBE_DRIFT, t)
-        do1 = np.maximum(m1 + np.where(drift_on_1, drift, 0.0) + se.do_noise_pct * noise[1], 0.0)
+        do1 = np.maximum(
+            m1 + np.where(drift_on_1, drift, 0.0) + se.do_offset_pct + se.do_noise_pct * noise[1],
+            0.0,
+        )
         do2 = np.maximum(m2 + np.where(drift_on_1, 0.0, drift) + se.do_noise_pct * noise[2], 0.0)
         ph_pv = ph_true + faults.window(FaultType.PH_PROBE_OFFSET, t) + se.ph_noise * noise[3]
 

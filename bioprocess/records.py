@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bioprocess.calibration import BatchObservations, observations_from_lab
+from bioprocess.degradation import Degradation
 from bioprocess.deviations import DeviationRecord
 from bioprocess.faults import Fault
 from bioprocess.recipe import Recipe
@@ -95,6 +96,9 @@ class CampaignConfig:
     second_sponsor_site: str = "SITE-B"
     process: ProcessDefinition = ACME_PROCESS
     second_process: ProcessDefinition = BETA_PROCESS
+    #: Assets that degrade over their successive batches (:mod:`bioprocess.degradation`);
+    #: empty by default, so existing seeds give the same campaigns.
+    degradations: tuple[Degradation, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +222,8 @@ class Campaign:
     config: CampaignConfig
     sites: tuple[SiteProfile, ...]
     batches: tuple[BatchRecord, ...]
+    #: Per batch on a degrading asset: batch id -> {kind: level} (ground truth).
+    degradation_levels: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def batches_at(self, site_code: str, sponsor_code: str | None = None) -> list[BatchRecord]:
         return [
@@ -249,6 +255,15 @@ class Campaign:
             },
             "units": {"titre": "g/L", "time": "h since batch start", "vcd": "1e6 cells/mL"},
             "batches": [b.ground_truth() for b in self.batches],
+            **self._degradation_truth(),
+        }
+
+    def _degradation_truth(self) -> dict[str, Any]:
+        if not self.config.degradations:
+            return {}
+        return {
+            "equipment_degradations": [d.as_dict() for d in self.config.degradations],
+            "degradation_levels": {b: dict(v) for b, v in self.degradation_levels.items()},
         }
 
 

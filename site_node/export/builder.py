@@ -18,6 +18,7 @@ from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, PROV, SKOS
 
 from ontology import TF, site_base
+from site_node.export.equipment import add_equipment_health
 from site_node.export.records import SiteRecords
 
 
@@ -260,6 +261,8 @@ def _batch(g: Graph, record: dict[str, Any], iris: SiteIris, context: ExportCont
         for key, prop in (("spec_low", TF.specLow), ("spec_high", TF.specHigh)):
             if quality_row.get(key) is not None:
                 g.add((quality, prop, _double(quality_row[key])))
+
+    add_equipment_health(g, record, iris, batch)
 
     for evolution_row in record["evolution"]:
         summary = iris("batch", batch_id, "mvda")

@@ -42,8 +42,16 @@ CALL (b) {
   OPTIONAL MATCH (b)-[:HAS_ANALYSIS_PHASE]->(ap:Phase)
   RETURN collect(ap {.*}) AS analysis_phases
 }
+CALL (b) {
+  OPTIONAL MATCH (b)-[:HAS_EQUIPMENT_INDICATOR]->(ei:EquipmentIndicator)
+  RETURN collect(ei {.*}) AS equipment_indicators
+}
+CALL (b) {
+  OPTIONAL MATCH (b)-[:HAS_EQUIPMENT_DRIFT]->(ed:EquipmentDriftEvent)
+  RETURN collect(ed {.*}) AS equipment_drifts
+}
 RETURN b {.*} AS batch, unit_operations, deviations, quality, features, events, evolution,
-       analysis_phases
+       analysis_phases, equipment_indicators, equipment_drifts
 ORDER BY b.rev
 """
 

@@ -39,6 +39,8 @@ OWNED_RELATIONSHIPS: tuple[str, ...] = (
     "HAS_DEVIATION_EVENT",
     "HAS_EVOLUTION",
     "HAS_ANALYSIS_PHASE",
+    "HAS_EQUIPMENT_INDICATOR",
+    "HAS_EQUIPMENT_DRIFT",
 )
 
 
@@ -235,6 +237,47 @@ class BatchEvolution(StructuredNode):
     top_contributions = ArrayProperty(StringProperty())
 
 
+class EquipmentIndicator(StructuredNode):
+    """One health indicator of one equipment asset in one batch (site_node.equipment)."""
+
+    asset = StringProperty(index=True, required=True)
+    indicator = StringProperty(required=True)
+    component = StringProperty()
+    value = FloatProperty(required=True)
+    unit = StringProperty()
+    of_equipment = RelationshipTo(Equipment, "OF_EQUIPMENT")
+
+
+class EquipmentDriftEvent(StructuredNode):
+    """An indicator of an asset drifting across its batches, with evidence and the action.
+
+    Owned by the asset's latest batch in the evidence; ``EVIDENCE`` links every batch."""
+
+    event_id = StringProperty(index=True, required=True)
+    asset = StringProperty(index=True, required=True)
+    asset_kind = StringProperty()
+    indicator = StringProperty(required=True)
+    component = StringProperty()
+    unit = StringProperty()
+    rule = StringProperty()
+    detected_batch = StringProperty()
+    change_batch = StringProperty()
+    batches = ArrayProperty(StringProperty())
+    values = ArrayProperty(FloatProperty())
+    slope_per_batch = FloatProperty()
+    intercept = FloatProperty()
+    mk_s = IntegerProperty()
+    mk_p = FloatProperty()
+    cusum_max = FloatProperty()
+    sigma = FloatProperty()
+    baseline = FloatProperty()
+    limit = FloatProperty()
+    latest_fitted = FloatProperty()
+    batches_to_limit = FloatProperty()
+    recommendation = StringProperty()
+    of_equipment = RelationshipTo(Equipment, "OF_EQUIPMENT")
+
+
 class Tombstone(StructuredNode):
     """A deleted batch: its id and the site revision of the deletion (sync propagates it)."""
 
@@ -280,4 +323,5 @@ NODE_CLASSES: tuple[type[StructuredNode], ...] = (
     Site, Sponsor, Product, Process, Equipment, Tag, TimeSeries, LabResult, SpectrumChunk,
     SpectrumSet, Phase, UnitOperation, CAPA, Deviation, QualityResult, Feature,
     DeviationEvent, Envelope, BatchEvolution, Tombstone, Batch,
+    EquipmentIndicator, EquipmentDriftEvent,
 )

@@ -1,0 +1,1 @@
+"""Equipment health: per-batch indicators of an asset, drift across its batches, maintenance."""

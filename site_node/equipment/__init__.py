@@ -1,0 +1,1 @@
+"""Equipment health at the site: indicators per asset and batch, drift events, recommendations."""
