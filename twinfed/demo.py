@@ -35,6 +35,7 @@ from twinfed import __version__
 from twinfed.bundle_writer import write_campaign
 from twinfed.console import err, out
 from twinfed.serving import serve
+from twinfed.signatures_cli import show_discovered_signatures
 from twinfed.site_cli import print_analysis, print_report
 
 MAX_FILE_BYTES = 2**30
@@ -206,4 +207,5 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> No
                           r["ourEvents"]["value"], f"{float(r['maxMagnitude']['value']):.1f}",
                           f"{float(r['firstEventHour']['value']):.0f}")
         out.print(table if rows else "no batch matches", highlight=False)
+        show_discovered_signatures(url, DEMO_ADMIN_TOKEN)
         admin.close()

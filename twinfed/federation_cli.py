@@ -10,9 +10,11 @@ import typer
 from federation.config import FederationSettings
 from federation.registry.service import Registry
 from twinfed.console import out
+from twinfed.signatures_cli import signatures_app
 
 federation_app = typer.Typer(help="The federation: registry, sync inbox, aligned store, "
                                   "SPARQL endpoint.", no_args_is_help=True)
+federation_app.add_typer(signatures_app, name="signatures")
 
 DataOption = Annotated[Path | None, typer.Option("--data", help="federation data directory "
                                                  "(TWINFED_FED_DATA)")]

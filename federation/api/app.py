@@ -16,6 +16,7 @@ from federation.api import (
     comparison_routes,
     question_routes,
     registry_routes,
+    signature_routes,
     sparql_routes,
     sync_routes,
 )
@@ -103,6 +104,7 @@ def create_app(settings: FederationSettings) -> FastAPI:
     app.include_router(registry_routes.router)
     app.include_router(sync_routes.router)
     app.include_router(sparql_routes.router)
+    app.include_router(signature_routes.router)
     app.include_router(question_routes.router)
     app.include_router(comparison_routes.router)
     return app

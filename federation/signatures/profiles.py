@@ -35,7 +35,7 @@ class ReadScope:
     graphs: tuple[str, ...] = ()
 
 
-def _rows(store: GraphReader, scope: ReadScope, sparql: str) -> list[dict[str, str]]:
+def select_rows(store: GraphReader, scope: ReadScope, sparql: str) -> list[dict[str, str]]:
     result = store.query(PREFIXES + sparql, sponsors=scope.sponsors, graphs=scope.graphs,
                          timeout_s=_TIMEOUT_S, max_results=_MAX_ROWS)
     return [{k: v.value for k, v in row.items()} for row in result.bindings()]
@@ -82,10 +82,10 @@ def read_profiles(store: GraphReader, scope: ReadScope, *,
     if batches is not None and not batches:
         return []
     info: dict[str, dict[str, str]] = {}
-    for row in _rows(store, scope, _BATCHES % restrict):
+    for row in select_rows(store, scope, _BATCHES % restrict):
         info.setdefault(row["batch"], row)
     events: dict[str, dict[EventKey, float]] = {iri: {} for iri in info}
-    for row in _rows(store, scope, _EVENTS % restrict):
+    for row in select_rows(store, scope, _EVENTS % restrict):
         if row["batch"] not in events or row.get("direction") not in ("high", "low"):
             continue
         key = EventKey(row["parameter"], row["phase"], row["direction"])
@@ -93,7 +93,7 @@ def read_profiles(store: GraphReader, scope: ReadScope, *,
         known = events[row["batch"]]
         known[key] = max(known.get(key, 0.0), magnitude)
     outcomes = {row["batch"]: float(row["value"])
-                for row in _rows(store, scope, _OUTCOMES % (outcome, restrict))}
+                for row in select_rows(store, scope, _OUTCOMES % (outcome, restrict))}
     profiles = []
     for iri, row in sorted(info.items()):
         sponsor = row.get("sponsor") or row.get("sponsorIri", "").rsplit("/", 1)[-1]
@@ -112,7 +112,7 @@ _REFERENCE = """SELECT DISTINCT ?process ?good WHERE {
 def reference_batches(store: GraphReader, scope: ReadScope) -> dict[str, set[str]]:
     """Per process IRI: the good batches the site's envelopes were built from."""
     found: dict[str, set[str]] = {}
-    for row in _rows(store, scope, _REFERENCE):
+    for row in select_rows(store, scope, _REFERENCE):
         found.setdefault(row["process"], set()).add(row["good"])
     return found
 
@@ -138,7 +138,7 @@ def read_deviations(store: GraphReader, scope: ReadScope,
     if not batches:
         return []
     records: dict[str, dict] = {}
-    for row in _rows(store, scope, _DEVIATIONS % _values(sorted(batches))):
+    for row in select_rows(store, scope, _DEVIATIONS % _values(sorted(batches))):
         record = records.setdefault(row["record"], {"row": row, "capa": {}})
         if "capaId" in row:
             effective = row.get("effective")

@@ -14,7 +14,7 @@ import hashlib
 import statistics
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rdflib import Graph
@@ -35,10 +35,10 @@ from federation.signatures.model import (
 from federation.signatures.profiles import (
     DEFAULT_OUTCOME,
     ReadScope,
-    _rows,
     read_deviations,
     read_profiles,
     reference_batches,
+    select_rows,
 )
 from federation.store.base import Store
 from federation.store.metadata import GraphMetadata
@@ -219,7 +219,7 @@ class SignatureService:
     # -- reads -----------------------------------------------------------------------------
 
     def _latest_runs(self, scope: ReadScope) -> dict[str, str]:
-        rows = _rows(self.store, scope, """SELECT ?run ?sponsor ?ended WHERE {
+        rows = select_rows(self.store, scope, """SELECT ?run ?sponsor ?ended WHERE {
             ?run a tf:SignatureDiscovery ; tf:forSponsorCode ?sponsor ;
                  prov:endedAtTime ?ended }""")
         latest: dict[str, tuple[str, str]] = {}
@@ -237,7 +237,7 @@ class SignatureService:
             return []
         values = " ".join(f"<{r}>" for r in runs)
         base = {}
-        for row in _rows(self.store, scope, f"""SELECT * WHERE {{
+        for row in select_rows(self.store, scope, f"""SELECT * WHERE {{
             VALUES ?run {{ {values} }}
             ?sig prov:wasGeneratedBy ?run ; tf:signatureId ?id ; tf:signatureVersion ?version ;
                  rdfs:label ?label ; skos:definition ?definition ; tf:forSponsorCode ?sponsor .
@@ -252,7 +252,7 @@ class SignatureService:
                       "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\nSELECT", 1)):
             base[row["sig"]] = row
         events: dict[str, list[DefiningEvent]] = defaultdict(list)
-        for row in _rows(self.store, scope, f"""SELECT ?sig ?parameter ?phase ?direction
+        for row in select_rows(self.store, scope, f"""SELECT ?sig ?parameter ?phase ?direction
             ?share ?magnitude WHERE {{
             VALUES ?run {{ {values} }}
             ?sig prov:wasGeneratedBy ?run ; tf:definingEvent ?e .
@@ -266,7 +266,7 @@ class SignatureService:
         members: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         sites: dict[str, set[str]] = defaultdict(set)
         linked: dict[str, set[str]] = defaultdict(set)
-        for row in _rows(self.store, scope, f"""SELECT ?sig ?member ?memberId ?site ?deviation
+        for row in select_rows(self.store, scope, f"""SELECT ?sig ?member ?memberId ?site ?deviation
             WHERE {{ VALUES ?run {{ {values} }} ?sig prov:wasGeneratedBy ?run .
             {{ ?sig tf:memberBatch ?member . OPTIONAL {{ ?member tf:batchId ?memberId }} }}
             UNION {{ ?sig tf:seenAtSiteCode ?site }} UNION {{ ?sig tf:linkedDeviation ?deviation }}
@@ -313,7 +313,7 @@ class SignatureService:
     def _earlier_versions(self, scope: ReadScope, signature: Signature) -> list[str]:
         if signature.kind == "curated":
             return []
-        rows = _rows(self.store, scope, f"""SELECT ?earlier WHERE {{
+        rows = select_rows(self.store, scope, f"""SELECT ?earlier WHERE {{
             <{signature.iri}> prov:wasRevisionOf+ ?earlier }}""")
         return sorted(row["earlier"] for row in rows)
 
@@ -332,7 +332,7 @@ class SignatureService:
                 site, batch = batch.split("/", 1)
             literal = batch.replace("\\", "\\\\").replace('"', '\\"')
             clause = f'?batch a tf:Batch ; tf:batchId "{literal}" .'
-        rows = _rows(self.store, scope, f"""SELECT DISTINCT ?batch ?site WHERE {{ {clause}
+        rows = select_rows(self.store, scope, f"""SELECT DISTINCT ?batch ?site WHERE {{ {clause}
             ?batch tf:atSite ?siteIri . OPTIONAL {{ ?siteIri tf:siteCode ?site }} }}""")
         if site is not None:
             rows = [r for r in rows if r.get("site") == site]
@@ -362,4 +362,4 @@ def impact_words(signature: Signature) -> str:
             f"{impact.comparable_batches} comparable batches)")
 
 
-__all__ = ["RunSummary", "SignatureService", "impact", "impact_words", "replace"]
+__all__ = ["RunSummary", "SignatureService", "impact", "impact_words"]
