@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from bioprocess.calibration import BatchObservations
 from bioprocess.kinetics import KineticParameters
@@ -83,3 +85,32 @@ def train_hybrid(
     residual = fit_residual_model(examples) if len(final_titres) >= 3 else None
     domain = ParameterDomain.from_estimates({bid: us[-1].parameters for bid, us in updates.items()})
     return HybridTwin(base, settings, residual, domain, vessel)
+
+
+def site_prior(
+    batches: Sequence[BatchObservations],
+    base: KineticParameters | None = None,
+    settings: FilterSettings | None = None,
+    *,
+    vessel: VesselCapacity | None = None,
+    wide_log_sd: float = 0.3,
+    floor_log_sd: float = 0.08,
+) -> tuple[KineticParameters, FilterSettings]:
+    """The site's clone and batch-to-batch spread, learned from its complete batches.
+
+    Empirical Bayes: every batch is filtered to its end from a wide prior around ``base``;
+    the geometric mean of the batches' estimates becomes the prior centre for new batches
+    and their spread (with a floor) the prior spread.
+    """
+    base = base or KineticParameters()
+    settings = settings or FilterSettings()
+    wide = replace(settings, prior_log_sd=wide_log_sd)
+    ens = EnsembleTwin(batches, base, wide, vessel=vessel)
+    ens.advance(float(ens.recipe.duration_h))
+    logs = np.asarray([[np.log(ens.parameter_summary(b)[n]["estimate"])
+                        for n in settings.parameters] for b in range(len(batches))])
+    centre = base.with_values(**{n: float(np.exp(logs[:, i].mean()))
+                                 for i, n in enumerate(settings.parameters)})
+    spread = logs.std(axis=0, ddof=1) if len(batches) > 1 else np.zeros(len(settings.parameters))
+    sd = {n: float(max(spread[i], floor_log_sd)) for i, n in enumerate(settings.parameters)}
+    return centre, replace(settings, prior_log_sd=sd)

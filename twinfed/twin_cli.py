@@ -1,0 +1,114 @@
+"""``twinfed site twin ...``: replay a stored batch through the live twin, recommend set points."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bioprocess.live.ensemble import FilterSettings
+from bioprocess.live.replay import LiveUpdate
+from site_node.config import SiteSettings
+from site_node.db import connect
+from site_node.live.service import (
+    FOLLOW_FRACTIONS,
+    SiteTwin,
+    recommend_now,
+    replay,
+    site_twin,
+    store_recommendation,
+)
+from twinfed.console import out
+
+twin_app = typer.Typer(help="The live twin: follow a batch as if live, forecast its final "
+                            "titre with intervals, recommend set points within proven ranges.",
+                       no_args_is_help=True)
+
+UriOption = Annotated[str | None, typer.Option("--neo4j-uri", help="bolt URI of the site's "
+                                               "Neo4j (default: TWINFED_SITE_NEO4J_URI)")]
+MembersOption = Annotated[int, typer.Option("--members", min=8,
+                                            help="ensemble members (more: smoother, slower)")]
+
+
+def _settings(neo4j_uri: str | None) -> SiteSettings:
+    return SiteSettings(**({"neo4j_uri": neo4j_uri} if neo4j_uri else {}))
+
+
+def print_update(u: LiveUpdate, actual: float | None = None) -> None:
+    """One line per update: time, data so far, forecast with interval, status."""
+    h = u.hybrid
+    mu = u.parameters.get("mu_max")
+    status = "" if h.knows else "  [yellow]I don't know[/]: " + "; ".join(h.flags)
+    out.print(f"  {u.forecast.t_h:6.0f} h ({h.fraction:4.0%})  {u.forecast.n_assimilated:3d} "
+              f"samples  final titre {h.final_titre:5.2f} g/L  90 % [{h.low:5.2f}, "
+              f"{h.high:5.2f}]  width {h.high - h.low:4.2f}"
+              + (f"  mu_max {mu['estimate']:.4f}/h" if mu else "") + status, highlight=False)
+    if actual is not None and u is not None and h.fraction >= 0.899:
+        out.print(f"  measured final titre: {actual:.2f} g/L", highlight=False)
+
+
+def print_twin(st: SiteTwin) -> None:
+    r = st.twin.residual
+    out.print(f"live twin of {st.process}@{st.version} at {st.site_code}, learned from "
+              f"{len(st.training_batches)} other batches"
+              + (f"; residual correction {'on' if r.useful else 'off'} (LOBO RMSE "
+                 f"{r.rmse_cv:.2f} vs {r.rmse_uncorrected:.2f} g/L uncorrected)" if r else ""),
+              highlight=False)
+
+
+@twin_app.command("follow")
+def follow_command(
+    batch_id: Annotated[str, typer.Argument(help="the stored batch to replay as if live")],
+    neo4j_uri: UriOption = None,
+    members: MembersOption = 32,
+) -> None:
+    """Replay a stored batch as if live, printing the forecast as it narrows."""
+    settings = _settings(neo4j_uri)
+    driver = connect(settings)
+    try:
+        st = site_twin(driver, batch_id, settings=FilterSettings(n_members=members),
+                       database=settings.neo4j_database)
+    finally:
+        driver.close()
+    print_twin(st)
+    _, updates = replay(st, FOLLOW_FRACTIONS)
+    for u in updates:
+        print_update(u, st.batch.final_titre)
+
+
+@twin_app.command("recommend")
+def recommend_command(
+    batch_id: Annotated[str, typer.Argument(help="the batch to recommend set points for")],
+    at: Annotated[float, typer.Option("--at", min=0.05, max=0.95,
+                                      help="fraction of the batch elapsed")] = 0.3,
+    neo4j_uri: UriOption = None,
+    members: MembersOption = 32,
+    store: Annotated[bool, typer.Option(help="store it in the site graph (exported, PROV-O)")
+                     ] = True,
+) -> None:
+    """Recommend set-point changes within the site's proven ranges, with their evidence."""
+    settings = _settings(neo4j_uri)
+    driver = connect(settings)
+    try:
+        st = site_twin(driver, batch_id, settings=FilterSettings(n_members=members),
+                       database=settings.neo4j_database)
+        print_twin(st)
+        update, rec = recommend_now(st, at)
+        print_update(update)
+        print_recommendation(rec)
+        if store:
+            rec_id = store_recommendation(driver, st.site_code, rec, settings.neo4j_database)
+            out.print(f"stored as recommendation {rec_id}", highlight=False)
+    finally:
+        driver.close()
+
+
+def print_recommendation(rec) -> None:  # noqa: ANN001
+    out.print(f"recommendation at {rec.t_h:.0f} h: {rec.describe()}", highlight=False)
+    for lever, r in rec.evidence.get("proven_ranges", {}).items():
+        out.print(f"  proven range {lever}: {r['low']:.3g}-{r['high']:.3g} {r['unit']} "
+                  f"from {len(r['batches'])} good batches", highlight=False)
+    out.print(f"  evidence: {rec.evidence.get('observations_assimilated')} samples of this batch, "
+              f"{rec.evidence.get('candidates_evaluated')} candidates x "
+              f"{rec.evidence.get('ensemble_members')} members, trained on "
+              f"{len(rec.evidence.get('training_batches', []))} batches", highlight=False)
