@@ -116,6 +116,13 @@ BROKEN_EXPORTS = [
     ("export-without-software-version",
      f"Export <{EXPORT}> has no software version (tf:softwareVersion): "
      "expected exactly 1 value, found 0."),
+    ("recommendation-without-twin-run",
+     f"Set-point recommendation <{BATCH}/recommendation/r1> has no twin run "
+     "(prov:wasGeneratedBy): expected exactly 1 value, found 0."),
+    ("change-proposed-as-text",
+     f"Set-point change <{BATCH}/recommendation/r1/change/temp_shift_h> has a proposed value "
+     "of the wrong datatype (tf:proposedValue): expected a literal of type xsd:double, "
+     'found "144 h" (xsd:string).'),
 ]
 
 BROKEN_PACKAGES = [

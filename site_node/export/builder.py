@@ -19,6 +19,7 @@ from rdflib.namespace import DCTERMS, PROV, SKOS
 
 from ontology import TF, site_base
 from site_node.export.equipment import add_equipment_health
+from site_node.export.live import add_recommendations
 from site_node.export.records import SiteRecords
 
 
@@ -263,6 +264,7 @@ def _batch(g: Graph, record: dict[str, Any], iris: SiteIris, context: ExportCont
                 g.add((quality, prop, _double(quality_row[key])))
 
     add_equipment_health(g, record, iris, batch)
+    add_recommendations(g, record.get("recommendations", []), batch, iris)
 
     for evolution_row in record["evolution"]:
         summary = iris("batch", batch_id, "mvda")

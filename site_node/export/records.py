@@ -50,8 +50,12 @@ CALL (b) {
   OPTIONAL MATCH (b)-[:HAS_EQUIPMENT_DRIFT]->(ed:EquipmentDriftEvent)
   RETURN collect(ed {.*}) AS equipment_drifts
 }
+CALL (b) {
+  OPTIONAL MATCH (b)-[:HAS_RECOMMENDATION]->(rc:Recommendation)
+  RETURN collect(rc {.*}) AS recommendations
+}
 RETURN b {.*} AS batch, unit_operations, deviations, quality, features, events, evolution,
-       analysis_phases, equipment_indicators, equipment_drifts
+       analysis_phases, equipment_indicators, equipment_drifts, recommendations
 ORDER BY b.rev
 """
 
