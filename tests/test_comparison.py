@@ -10,7 +10,12 @@ import pytest
 
 from bioprocess.errors import NotFoundError, ValidationError
 from federation.comparison.service import compare
-from federation.comparison.stats import cpk, separation, summary
+from federation.comparison.stats import (
+    constant_within_groups,
+    cpk,
+    separation,
+    summary,
+)
 from federation.scope import Scope
 from federation.store.base import Store
 from tests.question_graphs import A, B, memory_store
@@ -120,3 +125,8 @@ def test_summary_and_separation_by_hand() -> None:
     assert stats["sd"] == pytest.approx(math.sqrt(5 / 3))
     assert separation([[1.0, 3.0], [5.0, 7.0]]) == pytest.approx(4 / math.sqrt(2))
     assert separation([[1.0, 3.0]]) is None
+    # a set point each site holds at its own value: no ratio, flagged as constant
+    assert separation([[40.0, 40.0 + 1e-13], [30.0, 30.0]]) is None
+    assert constant_within_groups([[40.0, 40.0 + 1e-13], [30.0, 30.0]])
+    assert not constant_within_groups([[40.0, 40.0], [40.0, 40.0]])
+    assert separation([[40.0, 40.0], [40.0, 40.0]]) is None

@@ -130,6 +130,8 @@ def test_site_differences_rank_parameters_in_pooled_sds(store: Store) -> None:
                   if r["phase"] == "production"]
     assert round(production[0]["separation"], 4) == 2.7386
     assert _rows(store, "site_differences", process="P2") == []  # one site only
+    assert all(r["constantWithinSites"] is False for r in rows)
+    assert sorted(rows[0]["siteMeans"].split()) == [f"36.5|3|{B}", f"37|3|{A}"]
 
 
 def test_capa_by_failure_mode(store: Store) -> None:

@@ -1,6 +1,7 @@
 """The SPARQL the site comparison runs (within the caller's scope), one query per view.
 
-``$PROCESS`` and ``$SITES`` are replaced by :func:`bind` with escaped string literals only.
+``$PROCESS``, ``$SITES`` (a ``VALUES`` block, or nothing for every site) and ``$STATISTICS``
+are replaced by :func:`bind` with escaped string literals only.
 Everything is read in the shared vocabulary: aligned parameters (``tf:parameter``), aligned
 values (``tf:alignedValue``), tag-to-parameter mappings of the sites' alignments; never a
 site's tag name.
@@ -18,11 +19,10 @@ PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 
 #: The batches of the process at the chosen sites (?siteIri, ?site bound).
 _BATCHES = """
-  ?batch a tf:Batch ; tf:atSite ?siteIri ; tf:ofProcess ?process .
-  ?process tf:processCode ?processCode .
-  FILTER (STR(?processCode) = $PROCESS)
-  ?siteIri tf:siteCode ?site .
   $SITES
+  ?process tf:processCode $PROCESS .
+  ?batch tf:ofProcess ?process ; tf:atSite ?siteIri .
+  ?siteIri tf:siteCode ?site .
 """
 
 BATCHES = _PREFIXES + """
@@ -35,11 +35,11 @@ ORDER BY ?site ?start ?batchId
 """
 
 FEATURES = _PREFIXES + """
-SELECT ?site ?batch ?parameter ?phase ?statistic ?value ?unit WHERE {""" + _BATCHES + """
-  ?feature tf:ofBatch ?batch ; a tf:Feature ; tf:parameter ?parameter ;
-           tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseNode .
-  FILTER (STR(?statistic) IN ($STATISTICS))
-  ?phaseNode tf:phaseName ?phase .
+SELECT ?site ?batch ?parameter ?phase ?statistic ?value ?unit WHERE {
+  VALUES ?statistic { $STATISTICS }
+  ?feature tf:statistic ?statistic ; tf:parameter ?parameter ; tf:alignedValue ?value ;
+           tf:ofBatch ?batch ; tf:inPhase ?phaseNode .
+  ?phaseNode tf:phaseName ?phase .""" + _BATCHES + """
   OPTIONAL { ?feature tf:alignedUnit ?unit }
 }
 """
@@ -67,12 +67,11 @@ SELECT ?site ?batch ?result ?attribute ?parameter ?value ?aligned ?alignedUnit ?
 
 ENVELOPES = _PREFIXES + """
 SELECT DISTINCT ?site ?envelope ?tag ?parameter ?k ?referenceCount ?reference WHERE {
-  ?envelope a tf:Envelope ; tf:ofProcess ?process ; tf:ofTag ?tag .
-  ?process tf:processCode ?processCode .
-  FILTER (STR(?processCode) = $PROCESS)
+  $SITES
+  ?process tf:processCode $PROCESS .
+  ?envelope tf:ofProcess ?process ; a tf:Envelope ; tf:ofTag ?tag .
   ?siteIri a tf:Site ; tf:siteCode ?site .
   FILTER (STRSTARTS(STR(?envelope), STR(?siteIri)))
-  $SITES
   OPTIONAL { ?envelope tf:sdMultiplier ?k }
   OPTIONAL { ?envelope tf:referenceBatchCount ?referenceCount }
   OPTIONAL { ?envelope prov:wasDerivedFrom ?reference }
@@ -99,11 +98,11 @@ ORDER BY ?site ?equipment ?property
 #: Which shared parameters each site measures, and how (tag kinds), from its aligned tags.
 SENSORS = _PREFIXES + """
 SELECT DISTINCT ?site ?parameter ?kind WHERE {
+  $SITES
   ?tag a tf:Tag ; tf:tagKind ?kind ; ?mapping ?parameter .
   VALUES ?mapping { skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch }
   ?siteIri a tf:Site ; tf:siteCode ?site .
   FILTER (STRSTARTS(STR(?tag), STR(?siteIri)))
-  $SITES
 }
 ORDER BY ?site ?parameter ?kind
 """
@@ -112,8 +111,9 @@ ORDER BY ?site ?parameter ?kind
 def bind(template: str, process: str, sites: Sequence[str],
          statistics: Sequence[str] = ("mean",)) -> str:
     """The query with the process code, site codes and statistics as escaped literals."""
-    site_filter = (f"FILTER (STR(?site) IN ({', '.join(json.dumps(s) for s in sites)}))"
+    site_filter = (f"VALUES ?site {{ {' '.join(json.dumps(s) for s in sites)} }}"
                    if sites else "")
     return (template.replace("$PROCESS", json.dumps(process))
             .replace("$SITES", site_filter)
-            .replace("$STATISTICS", ", ".join(json.dumps(s) for s in statistics)))
+            .replace("$STATISTICS", " ".join(json.dumps(s) for s in statistics)))
+

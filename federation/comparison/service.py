@@ -28,7 +28,12 @@ from typing import Any
 
 from bioprocess.errors import NotFoundError, ValidationError
 from federation.comparison import queries
-from federation.comparison.stats import cpk, separation, summary
+from federation.comparison.stats import (
+    constant_within_groups,
+    cpk,
+    separation,
+    summary,
+)
 from federation.questions.service import json_value
 from federation.scope import Scope
 from federation.store.base import DEFAULT_MAX_RESULTS, DEFAULT_TIMEOUT_S, GraphReader
@@ -155,12 +160,16 @@ def _parameters(rows: list[dict[str, Any]], batches: dict[str, dict[str, Any]],
                 "batches": ordered, "values": [by_batch[b] for b in ordered],
                 "summary": summary([by_batch[b] for b in ordered]),
                 "envelope": _band(envelopes.get(site, []), parameter, by_batch)}
+        groups = [s["values"] for s in per_site.values()]
         out.append({"parameter": parameter, "phase": phase, "statistic": statistic,
-                    "unit": units.get(key),
-                    "separation": separation([s["values"] for s in per_site.values()]),
+                    "unit": units.get(key), "separation": separation(groups),
+                    "constant_within_sites": constant_within_groups(groups),
                     "sites": per_site})
-    out.sort(key=lambda p: (p["separation"] is None, -(p["separation"] or 0.0),
-                            p["parameter"], p["phase"], p["statistic"]))
+    # Constant within each site but different between sites first (a recipe difference),
+    # then by separation.
+    out.sort(key=lambda p: (not p["constant_within_sites"], p["separation"] is None,
+                            -(p["separation"] or 0.0), p["parameter"], p["phase"],
+                            p["statistic"]))
     return out
 
 
@@ -306,12 +315,15 @@ def differences(comparison: dict[str, Any]) -> list[str]:
             notes.append(f"measurement of {_local(parameter)}: " + "; ".join(
                 f"{s} {'/'.join(how[s]) or 'not measured'}" for s in sites))
     for item in comparison["parameters"]:
-        if item["separation"] is not None and item["separation"] >= NOTABLE_SEPARATION:
-            means = "; ".join(f"{s} {_fmt(item['sites'][s]['summary']['mean'])}"
-                              for s in sites if item["sites"][s]["summary"]["n"])
-            notes.append(f"{_local(item['parameter'])} {item['statistic']} in {item['phase']}: "
-                         f"{item['separation']:.1f} pooled SDs apart ({means}"
-                         f"{' ' + item['unit'] if item['unit'] else ''})")
+        means = "; ".join(f"{s} {_fmt(item['sites'][s]['summary']['mean'])}"
+                          for s in sites if item["sites"][s]["summary"]["n"])
+        unit = f" {item['unit']}" if item["unit"] else ""
+        what = f"{_local(item['parameter'])} {item['statistic']} in {item['phase']}"
+        if item["constant_within_sites"]:
+            notes.append(f"{what}: constant within each site, different between sites "
+                         f"({means}{unit})")
+        elif item["separation"] is not None and item["separation"] >= NOTABLE_SEPARATION:
+            notes.append(f"{what}: {item['separation']:.1f} pooled SDs apart ({means}{unit})")
     for item in comparison["outcomes"]:
         parts = []
         for s in sites:

@@ -68,8 +68,14 @@ def cpk(values: Sequence[float], low: float | None, high: float | None) -> Capab
     return Capability(min(sides), f"{kind}; n={n}, s={sd:.4g} (batch-to-batch)")
 
 
+#: Relative size (to the level) below which a spread or difference is rounding noise.
+RELATIVE_NOISE = 1e-6
+
+
 def separation(groups: Sequence[Sequence[float]]) -> float | None:
-    """(highest group mean - lowest) / pooled within-group SD; None if it cannot be formed.
+    """(highest group mean - lowest) / pooled within-group SD; None if it cannot be formed
+    (fewer than 2 groups, no degrees of freedom, or no spread within the groups, see
+    :func:`constant_within_groups`).
 
     The same measure as the ``site_differences`` question (a Cohen's d between the two most
     different sites)."""
@@ -78,9 +84,21 @@ def separation(groups: Sequence[Sequence[float]]) -> float | None:
         return None
     means = [sum(g) / len(g) for g in used]
     dof = sum(len(g) for g in used) - len(used)
-    if dof <= 0:
-        return None
+    noise = RELATIVE_NOISE * max(abs(m) for m in means)
+    if dof <= 0 or max(max(g) - min(g) for g in used) <= noise:
+        return None  # no spread within any group: the ratio would be rounding noise
     within = sum(sum((v - m) ** 2 for v in g) for g, m in zip(used, means, strict=True))
-    if within <= 0:
-        return None
     return (max(means) - min(means)) / math.sqrt(within / dof)
+
+
+def constant_within_groups(groups: Sequence[Sequence[float]]) -> bool:
+    """True when no group varies (every SD below :data:`RELATIVE_NOISE` of the level) while
+    the group means differ: e.g. a set point each site holds constant at its own value."""
+    used = [list(map(float, g)) for g in groups if len(g) > 0]
+    if len(used) < 2:
+        return False
+    means = [sum(g) / len(g) for g in used]
+    level = max(abs(m) for m in means)
+    noise = RELATIVE_NOISE * level
+    spread = max(max(g) - min(g) for g in used)
+    return spread <= noise and max(means) - min(means) > noise
