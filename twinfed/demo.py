@@ -23,7 +23,6 @@ from rich.table import Table
 from bioprocess.campaign import CampaignConfig, generate_campaign
 from federation.api.app import create_app
 from federation.config import FederationSettings
-from federation.questions.catalogue import question
 from site_node.analysis.service import analyse
 from site_node.export.service import export_site
 from site_node.graph.schema import install_schema
@@ -32,6 +31,7 @@ from site_node.neo4j_embedded import ENV_LAUNCHER_DIR, LAUNCHER_DIR, EmbeddedNeo
 from site_node.repository import SiteRepository
 from site_node.sync.client import FederationClient, sync_site
 from twinfed import __version__
+from twinfed.ask_cli import show_comparison, show_question
 from twinfed.bundle_writer import write_campaign
 from twinfed.console import err, out
 from twinfed.serving import serve
@@ -191,21 +191,7 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> No
                       highlight=False)
         quality = admin.post("/users", json={"name": "qa-acme", "roles": ["quality"],
                                              "sponsors": ["SP-ACME"]}).json()["token"]
-        named = question("our_titre")
-        response = httpx.post(f"{url}/sparql", data={"query": named.bind()}, timeout=120,
-                              headers={"Authorization": f"Bearer {quality}",
-                                       "Accept": "application/sparql-results+json"})
-        rows = response.json()["results"]["bindings"]
-        out.rule(named.title)
-        out.print(named.description, highlight=False)
-        table = Table("site", "batch", "final titre (g/L)", "site reference (g/L)",
-                      "OUR events", "largest (SD)", "first at (h)")
-        for r in rows:
-            table.add_row(r["site"]["value"], r["batchId"]["value"],
-                          f"{float(r['titre']['value']):.2f}",
-                          f"{float(r['referenceTitre']['value']):.2f}",
-                          r["ourEvents"]["value"], f"{float(r['maxMagnitude']['value']):.1f}",
-                          f"{float(r['firstEventHour']['value']):.0f}")
-        out.print(table if rows else "no batch matches", highlight=False)
+        show_question(url, quality, "our_titre")  # GET /questions/our_titre, with evidence
+        show_comparison(url, quality)
         show_discovered_signatures(url, DEMO_ADMIN_TOKEN)
         admin.close()
