@@ -41,6 +41,11 @@ class FederationSettings(BaseSettings):
     sparql_timeout_s: float = Field(default=30, gt=0)
     sparql_max_results: int = Field(default=100_000, gt=0)
     stale_after_h: float = Field(default=24, gt=0, description="a site is stale after this")
+    rate_limit_per_min: float = Field(default=1200, gt=0, description="requests a minute "
+                                      "per credential (token bucket, see federation/api/"
+                                      "limits.py)")
+    rate_limit_burst: int = Field(default=240, gt=0)
+    max_query_chars: int = Field(default=100_000, gt=0, description="longest SPARQL text")
 
     @property
     def max_request_bytes(self) -> int:

@@ -9,11 +9,13 @@ import typer
 
 from federation.config import FederationSettings
 from federation.registry.service import Registry
+from twinfed.audit_cli import audit_app, cli_record
 from twinfed.console import out
 from twinfed.signatures_cli import signatures_app
 
 federation_app = typer.Typer(help="The federation: registry, sync inbox, aligned store, "
                                   "SPARQL endpoint.", no_args_is_help=True)
+federation_app.add_typer(audit_app, name="audit")
 federation_app.add_typer(signatures_app, name="signatures")
 
 DataOption = Annotated[Path | None, typer.Option("--data", help="federation data directory "
@@ -52,6 +54,7 @@ def register_site(code: str, name: Annotated[str | None, typer.Option()] = None,
     registry = Registry(_settings(data).registry_path)
     try:
         out.print(registry.register_site(code, name), highlight=False)
+        cli_record(_settings(data), "site.register", code, {"name": name})
     finally:
         registry.close()
 
@@ -72,6 +75,7 @@ def add_user(
                                   None if sponsors is None else
                                   {s.strip() for s in sponsors.split(",") if s.strip()})
         out.print(token, highlight=False)
+        cli_record(_settings(data), "user.create", name, {"roles": roles, "sponsors": sponsors})
     finally:
         registry.close()
 

@@ -20,10 +20,12 @@ from federation.api import (
     sparql_routes,
     sync_routes,
 )
+from federation.api.trust import install_trust
 from federation.config import FederationSettings
 from federation.registry.service import Registry
 from federation.store import open_store
 from federation.sync.service import SyncService
+from federation.web import mount_dashboard
 from observability import install_metrics
 
 log = logging.getLogger("twinfed.federation")
@@ -46,7 +48,7 @@ def create_app(settings: FederationSettings) -> FastAPI:
         store = open_store(settings.store_location)
         app.state.registry = registry
         app.state.store = store
-        app.state.sync = SyncService(registry, store)
+        app.state.sync = SyncService(registry, store, audit=app.state.audit)
         try:
             yield
         finally:
@@ -107,4 +109,6 @@ def create_app(settings: FederationSettings) -> FastAPI:
     app.include_router(signature_routes.router)
     app.include_router(question_routes.router)
     app.include_router(comparison_routes.router)
+    mount_dashboard(app)
+    install_trust(app, settings)
     return app

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from federation.api.roles import authenticate
 from federation.registry.service import ForbiddenError, Principal, Registry
 from federation.store.base import Store
 from federation.sync.service import SyncService
@@ -24,9 +25,7 @@ def _sync(request: Request) -> SyncService:
 
 
 def _principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    return request.app.state.registry.authenticate(token)
+    return authenticate(request)  # token use and refusals of record go to the audit log
 
 
 def require_admin(principal: Annotated[Principal, Depends(_principal)]) -> Principal:

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from federation.api.deps import Admin, Caller, RegistryDep
+from federation.api.deps import RegistryDep
+from federation.api.roles import AuditDep, SitesManager, SitesReader
 from federation.registry.service import ROLES, SiteStatus
 
 router = APIRouter()
@@ -40,35 +41,46 @@ def _freshness(status: SiteStatus, stale_after_h: float) -> dict[str, Any]:
 
 
 @router.post("/sites", operation_id="register_site", status_code=201)
-def register_site(body: SiteCreate, registry: RegistryDep, _: Admin) -> dict[str, str]:
+def register_site(body: SiteCreate, registry: RegistryDep, caller: SitesManager,
+                  audit: AuditDep) -> dict[str, str]:
     token = registry.register_site(body.code, body.name)
+    audit.record(caller.name, "site.register", body.code, {"name": body.name})
     return {"code": body.code, "token": token,
             "note": "store this credential now: it is shown once and kept only as a hash"}
 
 
 @router.post("/sites/{code}/credential", operation_id="rotate_site_credential")
-def rotate(code: str, registry: RegistryDep, _: Admin) -> dict[str, str]:
-    return {"code": code, "token": registry.rotate_site_credential(code)}
+def rotate(code: str, registry: RegistryDep, caller: SitesManager,
+           audit: AuditDep) -> dict[str, str]:
+    token = registry.rotate_site_credential(code)
+    audit.record(caller.name, "site.credential-rotate", code)
+    return {"code": code, "token": token}
 
 
 @router.delete("/sites/{code}/credential", operation_id="revoke_site_credential",
                status_code=204)
-def revoke(code: str, registry: RegistryDep, _: Admin) -> None:
+def revoke(code: str, registry: RegistryDep, caller: SitesManager, audit: AuditDep) -> None:
     registry.revoke_site(code)
+    audit.record(caller.name, "site.credential-revoke", code)
 
 
 @router.get("/sites", operation_id="list_sites")
-def list_sites(request: Request, registry: RegistryDep, _: Caller) -> list[dict[str, Any]]:
+def list_sites(request: Request, registry: RegistryDep, _: SitesReader) -> list[dict[str, Any]]:
     stale_after = request.app.state.settings.stale_after_h
     return [_freshness(s, stale_after) for s in registry.sites()]
 
 
 @router.get("/sites/{code}/pushes", operation_id="site_sync_history")
-def history(code: str, registry: RegistryDep, _: Caller) -> list[dict[str, Any]]:
+def history(code: str, registry: RegistryDep, _: SitesReader) -> list[dict[str, Any]]:
     registry.site_status(code)
     return registry.push_history(code)
 
 
 @router.post("/users", operation_id="create_user", status_code=201)
-def create_user(body: UserCreate, registry: RegistryDep, _: Admin) -> dict[str, str]:
-    return {"name": body.name, "token": registry.add_user(body.name, body.roles, body.sponsors)}
+def create_user(body: UserCreate, registry: RegistryDep, caller: SitesManager,
+                audit: AuditDep) -> dict[str, str]:
+    token = registry.add_user(body.name, body.roles, body.sponsors)
+    audit.record(caller.name, "user.create", body.name,
+                 {"roles": sorted(body.roles),
+                  "sponsors": None if body.sponsors is None else sorted(body.sponsors)})
+    return {"name": body.name, "token": token}

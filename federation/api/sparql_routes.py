@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bioprocess.errors import ValidationError
-from federation.api.deps import Caller, StoreDep
+from federation.api.deps import StoreDep
+from federation.api.limits import check_query_text
+from federation.api.roles import CanQuery, record_query
 from federation.scope import caller_scope
 from federation.store.errors import ResultFormatError
 from federation.store.results import ResultFormat
@@ -37,13 +39,16 @@ def _accepted(accept: str | None) -> list[ResultFormat | None]:
     return [fmt for _, _, fmt in sorted(choices)] + [None]
 
 
-def _run(request: Request, store: StoreDep, caller: Caller, query: str | None,
+def _run(request: Request, store: StoreDep, caller: CanQuery, query: str | None,
          default_graphs: list[str], named_graphs: list[str]) -> Response:
     if not query:
         raise ValidationError("a SPARQL query is required: ?query=... (GET), form field "
                               "'query' (POST application/x-www-form-urlencoded), or the body "
                               "(POST application/sparql-query)")
     settings = request.app.state.settings
+    check_query_text(query, settings.max_query_chars)
+    record_query(request, caller, "sparql", query,
+                 {"default_graphs": default_graphs, "named_graphs": named_graphs})
     scope = caller_scope(store, caller)
     last_error: ResultFormatError | None = None
     for fmt in _accepted(request.headers.get("accept")):
@@ -65,14 +70,14 @@ def _run(request: Request, store: StoreDep, caller: Caller, query: str | None,
 
 
 @router.get("/sparql", operation_id="sparql_get")
-def sparql_get(request: Request, store: StoreDep, caller: Caller) -> Response:
+def sparql_get(request: Request, store: StoreDep, caller: CanQuery) -> Response:
     params = request.query_params
     return _run(request, store, caller, params.get("query"),
                 params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
 
 
 @router.post("/sparql", operation_id="sparql_post")
-async def sparql_post(request: Request, store: StoreDep, caller: Caller) -> Response:
+async def sparql_post(request: Request, store: StoreDep, caller: CanQuery) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = (await request.body()).decode("utf-8", errors="replace")
     params = request.query_params

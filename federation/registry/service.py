@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS pushes (
   push_id TEXT NOT NULL, site TEXT NOT NULL, received_at TEXT NOT NULL,
   outcome TEXT NOT NULL, since_rev INTEGER, to_rev INTEGER, batches INTEGER, deleted INTEGER,
   detail TEXT, PRIMARY KEY (site, push_id, received_at));
+CREATE TABLE IF NOT EXISTS push_receipts (
+  site TEXT NOT NULL, push_id TEXT NOT NULL, digest TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (site, push_id));
 """
 
 
@@ -196,8 +199,21 @@ class Registry:
             (site, push_id)).fetchone()
         return row[0] if row else None
 
+    def push_receipt(self, site: str, push_id: str) -> str | None:
+        """Content digest of a stored push (replay protection), or None."""
+        row = self._db.execute("SELECT digest FROM push_receipts WHERE site = ? AND "
+                               "push_id = ?", (site, push_id)).fetchone()
+        return row[0] if row else None
+
+    def last_push_created_at(self, site: str) -> datetime | None:
+        """The site's own creation time of its newest stored push."""
+        row = self._db.execute("SELECT max(created_at) FROM push_receipts WHERE site = ?",
+                               (site,)).fetchone()
+        return _parse(row[0]) if row and row[0] else None
+
     def record_push(self, site: str, push_id: str, *, outcome: str, since_rev: int,
-                    to_rev: int, batches: int, deleted: int, detail: str | None = None) -> None:
+                    to_rev: int, batches: int, deleted: int, detail: str | None = None,
+                    digest: str | None = None, created_at: datetime | None = None) -> None:
         now = _now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -210,6 +226,12 @@ class Registry:
                     self._db.execute(
                         "UPDATE sites SET acknowledged_rev = max(acknowledged_rev, ?), "
                         "last_push_at = ? WHERE code = ?", (to_rev, now, site))
+                    if digest is not None:
+                        self._db.execute(
+                            "INSERT OR IGNORE INTO push_receipts (site, push_id, digest, "
+                            "created_at) VALUES (?, ?, ?, ?)",
+                            (site, push_id, digest,
+                             (created_at or datetime.now(UTC)).astimezone(UTC).isoformat()))
                 elif outcome == "refused":
                     self._db.execute(
                         "UPDATE sites SET last_failure_at = ?, last_failure = ?, "

@@ -19,8 +19,9 @@ from urllib.parse import quote
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
-from bioprocess.errors import ValidationError
+from bioprocess.errors import ConflictError, ValidationError
 from federation.align import align_batch_graph, align_meta_graph, load_alignment
+from federation.audit import AuditLog
 from federation.registry.service import ForbiddenError, Principal, Registry
 from federation.store.base import GraphMetadata, Store
 from federation.sync.split import split_meta
@@ -71,10 +72,19 @@ class SyncService:
     """The federation side of the sync protocol."""
 
     def __init__(self, registry: Registry, store: Store,
-                 alignments_dir: Path | None = None) -> None:
+                 alignments_dir: Path | None = None, audit: AuditLog | None = None) -> None:
         self.registry = registry
         self.store = store
         self.alignments_dir = alignments_dir
+        self.audit = audit
+
+    def _audit(self, principal: Principal, push: SyncPush, outcome: str, **details: object
+               ) -> None:
+        if self.audit is not None:
+            self.audit.record(principal.name, "sync.push", push.site, {
+                "push_id": push.push_id, "outcome": outcome, "since_rev": push.since_rev,
+                "to_rev": push.to_rev, "batches_sent": len(push.batches),
+                "deleted_sent": len(push.deleted_batches), **details})
 
     def state(self, principal: Principal, site: str) -> SyncState:
         self._authorise(principal, site, read=True)
@@ -103,18 +113,55 @@ class SyncService:
         if push.site != site:
             raise ValidationError(f"push.site must be '{site}' (the URL's site); got "
                                   f"'{push.site}' instead")
-        if self.registry.push_outcome(site, push.push_id) == "stored":
-            return SyncAck(push_id=push.push_id, site=site, outcome="duplicate",
-                           acknowledged_rev=self.registry.site_status(site).acknowledged_rev,
-                           batches_stored=0, batches_deleted=0)
+        replayed = self._replay(principal, site, push)
+        if replayed is not None:
+            return replayed
         try:
-            return self._store_push(site, push)
+            ack = self._store_push(site, push)
         except ValidationError as exc:
             self.registry.record_push(site, push.push_id, outcome="refused",
                                       since_rev=push.since_rev, to_rev=push.to_rev,
                                       batches=len(push.batches),
                                       deleted=len(push.deleted_batches), detail=str(exc)[:2000])
+            self._audit(principal, push, "refused", reason=str(exc)[:500])
             raise
+        self._audit(principal, push, "stored", batches_stored=ack.batches_stored,
+                    batches_deleted=ack.batches_deleted, acknowledged_rev=ack.acknowledged_rev,
+                    alignment_version=ack.alignment_version)
+        return ack
+
+    def _replay(self, principal: Principal, site: str, push: SyncPush) -> SyncAck | None:
+        """Replay protection: a no-op ack for a push already applied (same id and content,
+        or wholly older than what is acknowledged), a refusal for a reused id with other
+        content or a push that would leave a gap; None when the push is new."""
+        digest = push_digest(push)
+        status = self.registry.site_status(site)
+        noop = SyncAck(push_id=push.push_id, site=site, outcome="duplicate",
+                       acknowledged_rev=status.acknowledged_rev, batches_stored=0,
+                       batches_deleted=0)
+        if self.registry.push_outcome(site, push.push_id) == "stored":
+            known = self.registry.push_receipt(site, push.push_id)
+            if known is not None and known != digest:
+                self._audit(principal, push, "refused-reused-id")
+                raise ConflictError(f"push id '{push.push_id}' was already used for a push "
+                                    "with other content; a new push needs a new id")
+            self._audit(principal, push, "duplicate")
+            return noop
+        if push.since_rev > status.acknowledged_rev:
+            self._audit(principal, push, "refused-out-of-order",
+                        acknowledged_rev=status.acknowledged_rev)
+            raise ConflictError(
+                f"push starts after revision {push.since_rev}, but the federation has "
+                f"acknowledged only revision {status.acknowledged_rev}: send the changes "
+                f"since {status.acknowledged_rev} first (nothing of this push was stored)")
+        last_created = self.registry.last_push_created_at(site)
+        if push.to_rev < status.acknowledged_rev or (
+                push.to_rev == status.acknowledged_rev and last_created is not None
+                and push.created_at.astimezone(UTC) < last_created):
+            self._audit(principal, push, "stale-replay",
+                        acknowledged_rev=status.acknowledged_rev)
+            return noop
+        return None
 
     def _check(self, site: str, push: SyncPush) -> tuple[Graph, list[_Checked]]:
         expected_meta = meta_graph_iri(site)
@@ -210,13 +257,22 @@ class SyncService:
         self.store.replace_graphs(graphs, metadata, delete=deleted)
         self.registry.record_push(site, push.push_id, outcome="stored",
                                   since_rev=push.since_rev, to_rev=push.to_rev,
-                                  batches=stored, deleted=len(deleted))
+                                  batches=stored, deleted=len(deleted),
+                                  digest=push_digest(push), created_at=push.created_at)
         log.info("push %s from %s: %d batches stored, %d deleted", push.push_id, site, stored,
                  len(deleted))
         return SyncAck(push_id=push.push_id, site=site, outcome="stored",
                        acknowledged_rev=self.registry.site_status(site).acknowledged_rev,
                        batches_stored=stored, batches_deleted=len(deleted),
                        unmapped=sorted(unmapped), alignment_version=alignment.version)
+
+
+def push_digest(push: SyncPush) -> str:
+    """What a push carries, independent of when it was built (retries rebuild it)."""
+    parts = [push.site, str(push.since_rev), str(push.to_rev), push.meta_content_sha256]
+    parts += [f"{b.batch_id}@{b.rev}:{b.sha256}" for b in push.batches]
+    parts += [f"-{b}" for b in push.deleted_batches]
+    return sha256_hex("|".join(parts))
 
 
 def _nquads(graph: Graph, iri: str) -> bytes:

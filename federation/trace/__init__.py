@@ -1,0 +1,1 @@
+"""Trace: from any finding in the federation back to its origins (``GET /trace``)."""
