@@ -98,8 +98,10 @@ def _local(iri: str | None) -> str:
     return (iri or "").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
-def print_comparison(comparison: dict[str, Any], *, top: int = 8) -> None:
-    """Batches, the most different parameters, outcomes with Cpk, and the differences."""
+def print_comparison(comparison: dict[str, Any], *, top: int = 8,
+                     differences: int | None = None) -> None:
+    """Batches, the most different parameters, outcomes with Cpk, and the differences (the
+    first ``differences`` of them; None: all)."""
     sites = comparison["sites"]
     out.rule(f"process {comparison['process']}: {' vs '.join(sites)}")
     out.print("batches: " + "; ".join(f"{s} {comparison['batches'][s]['count']}"
@@ -131,8 +133,12 @@ def print_comparison(comparison: dict[str, Any], *, top: int = 8) -> None:
         outcomes.add_row(_local(item["parameter"]), *means, *caps)
     out.print(outcomes)
     out.print("differences:", highlight=False)
-    for line in comparison["differences"]:
+    lines = comparison["differences"]
+    for line in lines if differences is None else lines[:differences]:
         out.print(f"  - {line}", highlight=False)
+    if differences is not None and len(lines) > differences:
+        out.print(f"  ... {len(lines) - differences} more (twinfed federation compare)",
+                  highlight=False)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -211,5 +217,5 @@ def show_comparison(url: str, token: str, process: str | None = None,
     if sites:
         params["sites"] = sites
     comparison = _get(url, token, "/compare", params)
-    print_comparison(comparison, top=5)
+    print_comparison(comparison, top=5, differences=10)
     return comparison
