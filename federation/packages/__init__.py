@@ -1,0 +1,1 @@
+"""Technology-transfer knowledge packages: build, validate, report, store and diff them."""
