@@ -225,7 +225,7 @@ OPTIONAL MATCH (b)-[:HAS_DEVIATION_EVENT]->(de:DeviationEvent)
 WITH e, b, count(DISTINCT d) AS records, count(DISTINCT de) AS events
 RETURN e {.*} AS event,
        collect({batch_id: b.batch_id, deviations: records, deviation_events: events}) AS batches
-ORDER BY e.asset, e.indicator
+ORDER BY event.asset, event.indicator
 """
 
 
