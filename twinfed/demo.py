@@ -34,6 +34,7 @@ from twinfed import __version__
 from twinfed.ask_cli import show_comparison, show_question
 from twinfed.bundle_writer import write_campaign
 from twinfed.console import err, out
+from twinfed.equipment_cli import DEMO_DEGRADATIONS, show_equipment_health
 from twinfed.serving import serve
 from twinfed.signatures_cli import show_discovered_signatures
 from twinfed.site_cli import print_analysis, print_report
@@ -71,7 +72,8 @@ def demo(
         shutil.rmtree(workdir)
     started = time.perf_counter()
     err.print(f"generating a 3-site campaign ({batches} batches per site, seed {seed}) ...")
-    campaign = generate_campaign(CampaignConfig(n_sites=3, batches_per_site=batches, seed=seed))
+    campaign = generate_campaign(CampaignConfig(n_sites=3, batches_per_site=batches, seed=seed,
+                                                degradations=DEMO_DEGRADATIONS))
     written = write_campaign(campaign, workdir / "campaign", fmt="parquet")
     out.print(f"campaign: {written.n_batches} batches in {len(written.bundles)} bundles, "
               f"{written.n_bytes / 2**20:.0f} MiB, ground truth in {written.ground_truth} "
@@ -92,6 +94,7 @@ def demo(
                 _ingest_site(driver, site, by_site[site])
                 print_analysis(analyse(driver, site_code=site))
                 summaries[site] = SiteRepository(driver).site_summary()
+            show_equipment_health(drivers, DEMO_DEGRADATIONS)
             _show_reingest(drivers, by_site)
             _show_one_batch(drivers)
             _show_exports(drivers)
@@ -192,6 +195,7 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> No
         quality = admin.post("/users", json={"name": "qa-acme", "roles": ["quality"],
                                              "sponsors": ["SP-ACME"]}).json()["token"]
         show_question(url, quality, "our_titre")  # GET /questions/our_titre, with evidence
+        show_question(url, quality, "equipment_drift")
         show_comparison(url, quality)
         show_discovered_signatures(url, DEMO_ADMIN_TOKEN)
         admin.close()
