@@ -287,6 +287,58 @@ class Tombstone(StructuredNode):
     deleted_at = DateTimeNeo4jFormatProperty()
 
 
+class SoftSensorModel(StructuredNode):
+    """A model card (soft sensor): never overwritten; a retrain is a new ``version``.
+
+    ``card`` is the whole model card (JSON); ``artifact`` the pickled fitted model, whose
+    SHA-256 is ``artifact_sha256``. ``TRAINED_ON`` / ``VALIDATED_ON`` link the batches.
+    """
+
+    model_id = StringProperty(unique_index=True, required=True)
+    target = StringProperty(index=True, required=True)
+    process = StringProperty(index=True)
+    process_version = StringProperty()
+    sponsor = StringProperty()
+    algorithm = StringProperty()
+    version = IntegerProperty(required=True)
+    created_at = DateTimeNeo4jFormatProperty()
+    metrics = JSONProperty()
+    domain = JSONProperty()
+    card = JSONProperty()
+    artifact = BytesProperty()
+    artifact_sha256 = StringProperty()
+    kind = StringProperty(default="soft_sensor")
+
+
+class Estimate(StructuredNode):
+    """A soft-sensor estimate for one spectrum of a batch, with interval and domain flags;
+    ``reference`` is the lab value paired with it, when there is one."""
+
+    model_id = StringProperty(index=True, required=True)
+    t_h = FloatProperty(required=True)
+    value = FloatProperty()
+    low = FloatProperty()
+    high = FloatProperty()
+    t2 = FloatProperty()
+    q = FloatProperty()
+    in_domain = BooleanProperty()
+    reason = StringProperty()
+    reference = FloatProperty()
+
+
+class ModelDriftEvent(StructuredNode):
+    """Drift of a model in use: too many out-of-domain estimates, or bias against lab values."""
+
+    event_id = StringProperty(unique_index=True, required=True)
+    model_id = StringProperty(index=True, required=True)
+    kind = StringProperty(required=True)
+    raised_at = DateTimeNeo4jFormatProperty()
+    value = FloatProperty()
+    limit = FloatProperty()
+    n = IntegerProperty()
+    description = StringProperty()
+
+
 class Batch(StructuredNode):
     batch_id = StringProperty(unique_index=True, required=True)
     site = StringProperty(index=True, required=True)
