@@ -35,6 +35,7 @@ bench: setup
 	$(PY) -m benchmarks.analysis_site
 	$(PY) -m benchmarks.store
 	$(PY) -m benchmarks.federation
+	$(PY) -m benchmarks.questions
 	$(PY) -m benchmarks.analytics
 
 # Figures of the process twin under docs/img/
