@@ -37,6 +37,7 @@ bench: setup
 	$(PY) -m benchmarks.federation
 	$(PY) -m benchmarks.questions
 	$(PY) -m benchmarks.analytics
+	$(PY) -m benchmarks.equipment
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)
