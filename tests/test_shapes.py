@@ -113,6 +113,9 @@ BROKEN_EXPORTS = [
     ("estimate-without-model",
      f"Estimate <{BATCH}/estimate/GLC/1> has no model (tf:fromModel): "
      "expected exactly 1 value, found 0."),
+    ("model-without-training-batches",
+     "Soft-sensor model <https://w3id.org/twinfed/site/SITE-A/model/glc-pls/1> has no training "
+     "batches (prov:wasDerivedFrom): expected at least 1 value, found 0."),
     ("export-without-software-version",
      f"Export <{EXPORT}> has no software version (tf:softwareVersion): "
      "expected exactly 1 value, found 0."),

@@ -8,6 +8,7 @@ sponsor parts fall under the same graph-level scoping as batches.
 from __future__ import annotations
 
 from rdflib import RDF, Graph, URIRef
+from rdflib.namespace import PROV
 
 from ontology import TF
 
@@ -38,6 +39,17 @@ def sponsor_of_subjects(meta: Graph) -> dict[URIRef, str]:
         process = meta.value(envelope, TF.ofProcess)
         if process in owner:
             owner[envelope] = owner[process]
+    for model in meta.subjects(RDF.type, TF.SoftSensorModel):  # with its training and drift
+        process = meta.value(model, TF.ofProcess)
+        if process in owner:
+            owner[model] = owner[process]
+            training = meta.value(model, PROV.wasGeneratedBy)
+            if training is not None:
+                owner[training] = owner[process]  # type: ignore[index]
+    for event in meta.subjects(RDF.type, TF.ModelDriftEvent):
+        model = meta.value(event, TF.aboutModel)
+        if model in owner:
+            owner[event] = owner[model]
     return owner
 
 

@@ -20,6 +20,7 @@ from rdflib.namespace import DCTERMS, PROV, SKOS
 from ontology import TF, site_base
 from site_node.export.equipment import add_equipment_health
 from site_node.export.live import add_recommendations
+from site_node.export.models import add_models
 from site_node.export.records import SiteRecords
 
 
@@ -91,6 +92,7 @@ def build_dataset(records: SiteRecords, context: ExportContext) -> Dataset:
     for record in records.batches:
         graph = dataset.graph(iris.batch_graph(record["batch"]["batch_id"]))
         _batch(graph, record, iris, context, activity)
+    add_models(dataset, records.models, records.estimates, iris, _dt)
     return dataset
 
 

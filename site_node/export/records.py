@@ -7,6 +7,8 @@ from typing import Any
 
 from neo4j import Driver
 
+from site_node.export.models import read_model_records
+
 _BATCHES = """
 MATCH (b:Batch) WHERE b.rev > $since
 OPTIONAL MATCH (b)-[:HAS_UNIT_OPERATION]->(u:UnitOperation)
@@ -87,6 +89,10 @@ class SiteRecords:
     batches: list[dict[str, Any]]
     #: Batches deleted after ``since_rev``: ``{"batch_id", "rev"}``.
     deleted: list[dict[str, Any]] = field(default_factory=list)
+    #: Soft-sensor model cards with drift events, and exported estimates per batch id
+    #: (:mod:`site_node.export.models`).
+    models: list[dict[str, Any]] = field(default_factory=list)
+    estimates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def rev_range(self) -> tuple[int, int] | None:
@@ -106,6 +112,8 @@ def read_site_records(driver: Driver, *, since_rev: int = 0,
         "MATCH (t:Tombstone) WHERE t.rev > $since RETURN t.batch_id AS batch_id, t.rev AS rev "
         "ORDER BY t.rev", since=since_rev, database_=database, routing_="r")
     row = site_rows[0]
+    models, estimates = read_model_records(
+        driver, [r["batch"]["batch_id"] for r in batch_rows], database)
     return SiteRecords(
         site=dict(row["site"]),
         processes=[p for p in row["processes"] if p["process"] is not None],
@@ -114,4 +122,6 @@ def read_site_records(driver: Driver, *, since_rev: int = 0,
         envelopes=list(row["envelopes"]),
         batches=[dict(r) for r in batch_rows],
         deleted=[dict(r) for r in deleted],
+        models=models,
+        estimates=estimates,
     )

@@ -1,0 +1,44 @@
+"""Early yield prediction at the site: train on the earlier finished batches, predict the
+latest ones from their first X % as if they were still running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neo4j import Driver
+
+from bioprocess.errors import ValidationError
+from bioprocess.models.yield_prediction import (
+    DEFAULT_FRACTIONS,
+    YieldModels,
+    YieldPrediction,
+    predict_final_titre,
+    train_yield_models,
+)
+from site_node.models.data import batch_histories
+
+
+@dataclass(frozen=True)
+class EarlyYield:
+    models: YieldModels
+    at_fraction: float
+    model_fraction: float
+    #: (prediction from the first ``at_fraction``, actual final value) of the latest batches
+    predictions: list[tuple[YieldPrediction, float]]
+
+
+def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
+                process: str | None = None, running: int = 3,
+                database: str | None = None) -> EarlyYield:
+    """Models trained on all but the ``running`` latest batches; those predicted from their
+    first ``at_fraction``."""
+    histories, unit = batch_histories(driver, attribute, process=process, database=database)
+    if len(histories) < running + 4:
+        raise ValidationError(f"early yield prediction needs at least {running + 4} finished "
+                              f"batches with '{attribute}'; the site has {len(histories)}")
+    fractions = sorted({*DEFAULT_FRACTIONS, at_fraction})
+    models = train_yield_models(histories[:-running], target=attribute, unit=unit,
+                                fractions=fractions)
+    predictions = [(predict_final_titre(models, h.until(at_fraction)), h.final_value)
+                   for h in histories[-running:]]
+    return EarlyYield(models, at_fraction, predictions[0][0].model_fraction, predictions)
