@@ -82,7 +82,8 @@ def _levels(lever: str, rng_: ProvenRange, current: float, t_h: float, n: int) -
         low = max(low, t_h + 1.0)
         if low > high:
             return [current]
-    values = set(np.round(np.linspace(low, high, n), 6).tolist()) if high > low else {low}
+    # exact end points (no rounding): a proposal may sit on the range's edge, never beyond
+    values = {float(v) for v in np.linspace(low, high, n)} if high > low else {low}
     return sorted(values | {current})
 
 

@@ -63,12 +63,11 @@ def site_twin(driver: Driver, batch_id: str, *, settings: FilterSettings | None 
     settings = settings or FilterSettings()
     obs = [b.observations for b in train]
     base, settings = site_prior(obs, settings=settings)
-    good = [b for b in train if b.good] or train
-    twin = train_hybrid([b.observations for b in good],
-                        {b.batch_id: float(b.final_titre) for b in good if b.final_titre},
-                        base, settings)
+    # the twin learns from every complete batch (its experience, faults included); only the
+    # proven ranges are restricted to the good ones
+    twin = train_hybrid(obs, {b.batch_id: float(b.final_titre) for b in train}, base, settings)
     return SiteTwin(site, process, version, twin, proven_ranges(others),
-                    tuple(b.batch_id for b in good), target)
+                    tuple(b.batch_id for b in train), target)
 
 
 def replay(st: SiteTwin, fractions: Sequence[float] = FOLLOW_FRACTIONS
