@@ -7,9 +7,10 @@ and decides after every batch (as a site would, batch by batch) whether the asse
   (two-sided for indicators that get worse away from zero), p < ``alpha``, *and* a
   Theil-Sen fitted change over the series of at least ``min_change_sigmas`` noise
   scales (a tiny but steady trend is not a maintenance order);
-* **change point** — a one-sided CUSUM of the standardised values against the asset's
-  first ``baseline_batches`` crosses ``cusum_h`` (a step, e.g. a badly calibrated probe);
-  its last zero before the crossing estimates where the change began.
+* **change point** — a one-sided CUSUM of the standardised values (clipped to
+  ``cusum_clip``, so a single odd batch cannot fire it) against the asset's first
+  ``baseline_batches`` crosses ``cusum_h`` (a step, e.g. a badly calibrated probe); its
+  last zero before the crossing estimates where the change began.
 
 The noise scale comes from outside (:func:`bioprocess.equipment_health.trend.robust_sigma`
 pooled over the assets of one kind), floored by the indicator's resolution. The first batch
@@ -38,7 +39,10 @@ class DriftRule:
     min_change_sigmas: float = 3.0
     baseline_batches: int = 2
     cusum_k: float = 0.5
-    cusum_h: float = 5.0
+    cusum_h: float = 4.0
+    #: standardised values are clipped to +-this before the CUSUM, so one odd batch (an
+    #: in-batch fault) cannot raise a drift on its own: a change must persist
+    cusum_clip: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,9 @@ def _fires(y: np.ndarray, sigma: float, rule: DriftRule, two_sided: bool
     trend = (n >= rule.min_batches and p < rule.alpha and mk.s > 0
              and slope * (n - 1) >= rule.min_change_sigmas * sigma)
     m = min(rule.baseline_batches, n)
-    z = (y - float(np.mean(y[:m]))) / sigma
+    # the baseline is a mean of m noisy values: its own error widens the scale
+    scale = sigma * np.sqrt(1.0 + 1.0 / m)
+    z = np.clip((y - float(np.mean(y[:m]))) / scale, -rule.cusum_clip, rule.cusum_clip)
     c = cusum(z[m:], rule.cusum_k) if n > m else np.zeros(0)
     c_max = float(c.max()) if c.size else 0.0
     step = n >= m + 2 and c_max > rule.cusum_h
