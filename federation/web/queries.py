@@ -1,0 +1,263 @@
+"""What the dashboard reads from the store, always within the caller's scope.
+
+Every function takes the :class:`Reader` of one request (store + caller scope + limits) and
+returns plain Python rows; none of them can see a graph outside the caller's sponsors,
+because every query goes through the store's scoped ``query`` (see ``federation/scope.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyoxigraph as ox
+
+from bioprocess.errors import ValidationError
+from federation.registry.service import Principal
+from federation.scope import Scope, caller_scope
+from federation.store.base import QueryResult, Store
+
+PREFIXES = """PREFIX tf: <https://w3id.org/twinfed/ontology#>
+PREFIX tfp: <https://w3id.org/twinfed/parameter/>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+"""
+
+_NUMERIC = {f"http://www.w3.org/2001/XMLSchema#{t}"
+            for t in ("double", "float", "decimal", "integer", "int", "long",
+                      "nonNegativeInteger")}
+_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
+
+
+def python_value(term: object) -> Any:
+    """An RDF term as the value a page shows: numbers as numbers, IRIs and text as str."""
+    if isinstance(term, ox.Literal):
+        if term.datatype.value in _NUMERIC:
+            try:
+                return float(term.value) if "." in term.value or "e" in term.value.lower() \
+                    else int(term.value)
+            except ValueError:
+                return term.value
+        if term.datatype.value == _BOOLEAN:
+            return term.value == "true"
+        return term.value
+    if isinstance(term, ox.NamedNode | ox.BlankNode):
+        return term.value
+    return None if term is None else str(term)
+
+
+def string_literal(value: str) -> str:
+    """A checked SPARQL string literal (escaped, so a filter value cannot inject SPARQL)."""
+    return json.dumps(value)
+
+
+@dataclass
+class Reader:
+    """One request's view of the store: scoped queries with the federation's limits."""
+
+    store: Store
+    principal: Principal
+    timeout_s: float = 30.0
+    max_results: int = 100_000
+    _scope: Scope | None = None
+
+    @property
+    def scope(self) -> Scope:
+        if self._scope is None:
+            self._scope = caller_scope(self.store, self.principal)
+        return self._scope
+
+    def select(self, sparql: str, *, prefixed: bool = True) -> tuple[list[dict[str, Any]], bool]:
+        """Rows of a SELECT (variable -> value) and whether the row cap truncated them."""
+        scope = self.scope
+        if scope.empty:
+            return [], False
+        result = self.store.query(PREFIXES + sparql if prefixed else sparql,
+                                  graphs=scope.graphs, sponsors=scope.sponsors,
+                                  timeout_s=self.timeout_s, max_results=self.max_results)
+        rows = [{k: python_value(v) for k, v in row.items()} for row in result.bindings()]
+        return rows, result.truncated
+
+    def run(self, sparql: str) -> QueryResult:
+        """Any read-only query as given (the console): the raw result, within the scope."""
+        scope = self.scope
+        return self.store.query(sparql, graphs=scope.graphs, sponsors=scope.sponsors,
+                                timeout_s=self.timeout_s, max_results=self.max_results)
+
+    def rows(self, sparql: str) -> list[dict[str, Any]]:
+        return self.select(sparql)[0]
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+def batches_per_site(reader: Reader) -> dict[str, dict[str, Any]]:
+    """Per site: visible batches, by status, deviations, and the newest batch start."""
+    rows = reader.rows("""
+        SELECT ?site ?status (COUNT(DISTINCT ?b) AS ?n) (MAX(STR(?start)) AS ?latest)
+        WHERE { ?b a tf:Batch ; tf:atSite ?s ; tf:batchStatus ?status ; tf:startTime ?start .
+                ?s tf:siteCode ?site }
+        GROUP BY ?site ?status""")
+    deviations = {r["site"]: r["n"] for r in reader.rows("""
+        SELECT ?site (COUNT(DISTINCT ?d) AS ?n)
+        WHERE { ?d a tf:DeviationRecord ; tf:ofBatch ?b . ?b tf:atSite ?s . ?s tf:siteCode ?site }
+        GROUP BY ?site""")}
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        site = out.setdefault(r["site"], {"batches": 0, "by_status": {}, "latest_start": "",
+                                          "deviations": deviations.get(r["site"], 0)})
+        site["batches"] += r["n"]
+        site["by_status"][r["status"]] = r["n"]
+        site["latest_start"] = max(site["latest_start"], r["latest"] or "")
+    return out
+
+
+# --- deviations ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeviationFilter:
+    site: str | None = None
+    process: str | None = None
+    category: str | None = None
+    opened_from: date | None = None
+    opened_to: date | None = None
+
+    @classmethod
+    def parse(cls, site: str | None, process: str | None, category: str | None,
+              opened_from: str | None, opened_to: str | None) -> DeviationFilter:
+        def day(name: str, raw: str | None) -> date | None:
+            if not raw:
+                return None
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise ValidationError(f"'{name}' must be a date (YYYY-MM-DD); got '{raw}' "
+                                      "instead") from None
+        return cls(site or None, process or None, category or None,
+                   day("from", opened_from), day("to", opened_to))
+
+    def clauses(self) -> str:
+        parts = []
+        for var, value in (("site", self.site), ("process", self.process),
+                           ("category", self.category)):
+            if value:
+                parts.append(f"FILTER (STR(?{var}) = {string_literal(value)})")
+        if self.opened_from:
+            parts.append(f"FILTER (STR(?opened) >= {string_literal(self.opened_from.isoformat())})")
+        if self.opened_to:  # the whole last day: compare with the next day's prefix
+            parts.append(f"FILTER (SUBSTR(STR(?opened), 1, 10) <= "
+                         f"{string_literal(self.opened_to.isoformat())})")
+        return "\n".join(parts)
+
+
+def deviation_options(reader: Reader) -> dict[str, list[str]]:
+    """The sites, processes and categories the caller's deviations span (for the filters)."""
+    rows = reader.rows("""
+        SELECT DISTINCT ?site ?process ?category WHERE {
+          ?d a tf:DeviationRecord ; tf:ofBatch ?b ; tf:category ?category .
+          ?b tf:atSite ?s ; tf:ofProcess ?p . ?s tf:siteCode ?site . ?p tf:processCode ?process
+        }""")
+    return {key: sorted({r[key] for r in rows}) for key in ("site", "process", "category")}
+
+
+def deviations(reader: Reader, where: DeviationFilter, limit: int = 500
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """Quality-system deviation records with their batch, process and CAPA, newest first."""
+    return reader.select(deviations_sparql(where, limit))
+
+
+def deviations_sparql(where: DeviationFilter, limit: int = 500) -> str:
+    """The deviations query (without prefixes); one row more than ``limit`` tells "more"."""
+    return (f"""
+        SELECT ?site ?batchId ?process ?deviationId ?opened ?category ?description
+               ?rootCause ?status ?failureMode
+               (GROUP_CONCAT(DISTINCT ?capaText; separator=" | ") AS ?capa)
+        WHERE {{
+          ?d a tf:DeviationRecord ; tf:ofBatch ?b ; tf:deviationId ?deviationId ;
+             tf:openedAt ?opened ; tf:category ?category ; dcterms:description ?description .
+          ?b tf:batchId ?batchId ; tf:atSite ?s ; tf:ofProcess ?p .
+          ?s tf:siteCode ?site . ?p tf:processCode ?process .
+          OPTIONAL {{ ?d tf:rootCause ?rootCause }}
+          OPTIONAL {{ ?d tf:recordStatus ?status }}
+          OPTIONAL {{ ?d tf:failureMode ?failureMode }}
+          OPTIONAL {{ ?d tf:hasCAPA ?c . ?c tf:capaId ?capaId ; tf:action ?action .
+                     OPTIONAL {{ ?c tf:effective ?effective }}
+                     BIND (CONCAT(?capaId, ": ", ?action,
+                           IF(BOUND(?effective), IF(?effective, " (effective)",
+                              " (not effective)"), "")) AS ?capaText) }}
+          {where.clauses()}
+        }}
+        GROUP BY ?site ?batchId ?process ?deviationId ?opened ?category ?description
+                 ?rootCause ?status ?failureMode
+        ORDER BY DESC(?opened) ?site ?batchId
+        LIMIT {int(limit) + 1}""")
+
+
+# --- one batch -----------------------------------------------------------------------------
+
+def batch(reader: Reader, site: str, batch_id: str) -> dict[str, Any] | None:
+    """A batch's context, quality results, deviation records and deviation events."""
+    ids = f"?s tf:siteCode {string_literal(site)} . ?b tf:atSite ?s ; " \
+          f"tf:batchId {string_literal(batch_id)} ."
+    facts = reader.rows(f"""
+        SELECT ?b ?process ?version ?sponsor ?status ?scale ?start ?end ?raw WHERE {{
+          {ids}
+          ?b tf:ofProcess ?p ; tf:batchStatus ?status ; tf:startTime ?start .
+          ?p tf:processCode ?process ; tf:processVersion ?version .
+          OPTIONAL {{ ?b tf:sponsor ?sp . ?sp tf:sponsorCode ?sponsor }}
+          OPTIONAL {{ ?b tf:scaleLitre ?scale }} OPTIONAL {{ ?b tf:endTime ?end }}
+          OPTIONAL {{ ?b tf:rawData ?raw }}
+        }} LIMIT 1""")
+    if not facts:
+        return None
+    out = dict(facts[0])
+    out["site"], out["batch_id"] = site, batch_id
+    out["quality"] = reader.rows(f"""
+        SELECT ?attribute ?value ?unit ?aligned ?alignedUnit ?low ?high WHERE {{
+          {ids}
+          ?q a tf:QualityResult ; tf:ofBatch ?b ; tf:attribute ?attribute ; tf:value ?value ;
+             tf:unitLabel ?unit .
+          OPTIONAL {{ ?q tf:alignedValue ?aligned ; tf:alignedUnit ?alignedUnit }}
+          OPTIONAL {{ ?q tf:specLow ?low }} OPTIONAL {{ ?q tf:specHigh ?high }}
+        }} ORDER BY ?attribute""")
+    out["events"] = reader.rows(f"""
+        SELECT ?tag ?parameter ?phase ?direction ?magnitude ?start ?duration WHERE {{
+          {ids}
+          ?e a tf:DeviationEvent ; tf:ofBatch ?b ; tf:ofTag ?t ; tf:direction ?direction ;
+             tf:magnitude ?magnitude ; tf:startHour ?start ; tf:durationHours ?duration .
+          ?t skos:prefLabel ?tag .
+          OPTIONAL {{ ?e tf:parameter ?parameter }}
+          OPTIONAL {{ ?e tf:inPhase ?ph . ?ph tf:phaseName ?phase }}
+        }} ORDER BY DESC(?magnitude)""")
+    out["deviations"] = reader.rows(f"""
+        SELECT ?deviationId ?opened ?category ?description ?rootCause ?status WHERE {{
+          {ids}
+          ?d a tf:DeviationRecord ; tf:ofBatch ?b ; tf:deviationId ?deviationId ;
+             tf:openedAt ?opened ; tf:category ?category ; dcterms:description ?description .
+          OPTIONAL {{ ?d tf:rootCause ?rootCause }} OPTIONAL {{ ?d tf:recordStatus ?status }}
+        }} ORDER BY ?opened""")
+    out["phases"] = reader.rows(f"""
+        SELECT DISTINCT ?name ?start ?end WHERE {{
+          {ids}
+          ?ph a tf:Phase ; tf:ofBatch ?b ; tf:phaseName ?name ; tf:startHour ?start .
+          OPTIONAL {{ ?ph tf:endHour ?end }}
+        }} ORDER BY ?start""")
+    return out
+
+
+def batch_list(reader: Reader, limit: int = 2000) -> list[dict[str, Any]]:
+    """Every visible batch with its site, process, status and final titre (when aligned)."""
+    return reader.rows(f"""
+        SELECT ?site ?batchId ?process ?status ?start ?titre
+               (COUNT(DISTINCT ?e) AS ?events) WHERE {{
+          ?b a tf:Batch ; tf:batchId ?batchId ; tf:atSite ?s ; tf:ofProcess ?p ;
+             tf:batchStatus ?status ; tf:startTime ?start .
+          ?s tf:siteCode ?site . ?p tf:processCode ?process .
+          OPTIONAL {{ ?q a tf:QualityResult ; tf:ofBatch ?b ; tf:parameter tfp:titre ;
+                      tf:alignedValue ?titre }}
+          OPTIONAL {{ ?e a tf:DeviationEvent ; tf:ofBatch ?b }}
+        }} GROUP BY ?site ?batchId ?process ?status ?start ?titre
+        ORDER BY ?site ?batchId LIMIT {int(limit)}""")
