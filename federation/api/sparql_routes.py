@@ -11,6 +11,7 @@ from bioprocess.errors import ValidationError
 from federation.api.deps import StoreDep
 from federation.api.limits import check_query_text
 from federation.api.roles import CanQuery, record_query
+from federation.api.trust import stale_sites
 from federation.scope import caller_scope
 from federation.store.errors import ResultFormatError
 from federation.store.results import ResultFormat
@@ -61,7 +62,8 @@ def _run(request: Request, store: StoreDep, caller: CanQuery, query: str | None,
         except ResultFormatError as exc:
             last_error = exc
             continue
-        headers = {"X-Twinfed-Sponsors-In-Scope": ",".join(sorted(scope.sponsors))}
+        headers = {"X-Twinfed-Sponsors-In-Scope": ",".join(sorted(scope.sponsors)),
+                   "X-Twinfed-Stale-Sites": ",".join(stale_sites(request.app))}
         if result.truncated:
             headers["X-Twinfed-Truncated"] = f"true; max_results={settings.sparql_max_results}"
         return Response(result.body, media_type=result.media_type, headers=headers)

@@ -6,6 +6,7 @@ later too (limits are middleware, roles are dependencies in :mod:`federation.api
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
@@ -37,6 +38,15 @@ def audit_verify(audit: AuditDep, caller: AuditReader) -> dict[str, Any]:
     return {"intact": result.intact, "entries": result.entries, "head": result.head,
             "problems": [{"entry": p.entry, "line": p.line, "what": p.what}
                          for p in result.problems]}
+
+
+def stale_sites(app: FastAPI) -> list[str]:
+    """Sites whose last stored push is older than ``stale_after_h`` (or that never synced):
+    their data in any answer may be out of date."""
+    now = datetime.now(UTC)
+    limit = app.state.settings.stale_after_h * 3600
+    return [s.code for s in app.state.registry.sites() if s.active and (
+        s.last_push_at is None or (now - s.last_push_at).total_seconds() > limit)]
 
 
 def install_trust(app: FastAPI, settings: FederationSettings) -> AuditLog:
