@@ -34,6 +34,7 @@ from twinfed import __version__
 from twinfed.ask_cli import show_comparison, show_question
 from twinfed.bundle_writer import write_campaign
 from twinfed.console import err, out
+from twinfed.dashboard_demo import serve_dashboard, site_apis
 from twinfed.equipment_cli import DEMO_DEGRADATIONS, show_equipment_health
 from twinfed.serving import serve
 from twinfed.signatures_cli import show_discovered_signatures
@@ -66,6 +67,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="campaign seed")] = 7,
     port: Annotated[int | None, typer.Option(help="federation port (default: a free one)")]
     = None,
+    serve_ui: Annotated[bool | None, typer.Option(
+        "--serve/--no-serve", help="keep serving the dashboard until Ctrl-C at the end "
+        "(default: only when stdin is a terminal)")] = None,
 ) -> None:
     """Generate a 3-site campaign, ingest it into three site nodes, print what each holds."""
     if workdir.exists():
@@ -99,7 +103,7 @@ def demo(
             _show_one_batch(drivers)
             _show_exports(drivers)
             _table(summaries)
-            _federate(drivers, workdir, port)
+            _federate(drivers, workdir, port, serve_ui)
         finally:
             for driver in drivers.values():
                 driver.close()
@@ -169,11 +173,12 @@ def _table(summaries: dict[str, dict]) -> None:
     out.print(table)
 
 
-def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> None:
+def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None,
+              serve_ui: bool | None = None) -> None:
     import httpx
 
     settings = FederationSettings(data=workdir / "federation", admin_token=DEMO_ADMIN_TOKEN)
-    with serve(create_app(settings), port=port) as url:
+    with serve(create_app(settings), port=port) as url, site_apis(drivers) as apis:
         out.rule(f"federation at {url}")
         admin = httpx.Client(base_url=url, timeout=300,
                              headers={"Authorization": f"Bearer {DEMO_ADMIN_TOKEN}"})
@@ -182,7 +187,7 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> No
             client = FederationClient(url, token)
             try:
                 result = sync_site(driver, client, site_code=site,
-                                   api_base="http://127.0.0.1:8701",
+                                   api_base=apis[site],
                                    software_version=__version__)
             finally:
                 client.close()
@@ -198,4 +203,6 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None) -> No
         show_question(url, quality, "equipment_drift")
         show_comparison(url, quality)
         show_discovered_signatures(url, DEMO_ADMIN_TOKEN)
+        serve_dashboard(url, {"qa-acme (quality, SP-ACME)": quality,
+                              "admin": DEMO_ADMIN_TOKEN}, serve_ui)
         admin.close()
