@@ -38,6 +38,7 @@ bench: setup
 	$(PY) -m benchmarks.questions
 	$(PY) -m benchmarks.analytics
 	$(PY) -m benchmarks.equipment
+	$(PY) -m benchmarks.dashboard
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)
