@@ -261,3 +261,47 @@ def batch_list(reader: Reader, limit: int = 2000) -> list[dict[str, Any]]:
           OPTIONAL {{ ?e a tf:DeviationEvent ; tf:ofBatch ?b }}
         }} GROUP BY ?site ?batchId ?process ?status ?start ?titre
         ORDER BY ?site ?batchId LIMIT {int(limit)}""")
+
+
+# --- models --------------------------------------------------------------------------------
+
+def models(reader: Reader) -> list[dict[str, Any]]:
+    """Soft-sensor model cards the sites exported, with performance and training batches."""
+    return reader.rows("""
+        SELECT ?model ?modelId ?version ?target ?unit ?algorithm ?process ?r2 ?rmsecv ?rmsep
+               ?bias ?created (COUNT(DISTINCT ?training) AS ?trainingBatches)
+               (GROUP_CONCAT(DISTINCT STR(?training); separator=" ") AS ?trainingList)
+               (COUNT(DISTINCT ?drift) AS ?driftEvents)
+               (GROUP_CONCAT(DISTINCT ?assumption; separator=" | ") AS ?assumptions)
+               (GROUP_CONCAT(DISTINCT ?limitation; separator=" | ") AS ?limitations)
+               (GROUP_CONCAT(DISTINCT ?driver; separator=" | ") AS ?drivers)
+        WHERE {
+          ?model a tf:SoftSensorModel ; tf:modelId ?modelId ; tf:modelVersion ?version ;
+                 tf:targetAnalyte ?target ; tf:algorithm ?algorithm .
+          OPTIONAL { ?model tf:unitLabel ?unit }
+          OPTIONAL { ?model tf:ofProcess ?p . ?p tf:processCode ?process }
+          OPTIONAL { ?model tf:r2 ?r2 } OPTIONAL { ?model tf:rmsecv ?rmsecv }
+          OPTIONAL { ?model tf:rmsep ?rmsep } OPTIONAL { ?model tf:bias ?bias }
+          OPTIONAL { ?model prov:generatedAtTime ?created }
+          OPTIONAL { ?model prov:wasDerivedFrom ?training }
+          OPTIONAL { ?drift tf:aboutModel ?model }
+          OPTIONAL { ?model tf:assumption ?assumption }
+          OPTIONAL { ?model tf:limitation ?limitation }
+          OPTIONAL { ?model tf:driver ?driver }
+        }
+        GROUP BY ?model ?modelId ?version ?target ?unit ?algorithm ?process ?r2 ?rmsecv ?rmsep
+                 ?bias ?created
+        ORDER BY ?modelId""")
+
+
+def estimates(reader: Reader, site: str, batch_id: str, limit: int = 12) -> list[dict[str, Any]]:
+    """A batch's soft-sensor estimates (first ``limit``), each a finding to trace."""
+    return reader.rows(f"""
+        SELECT ?estimate ?modelId ?hour ?value ?unit ?inDomain WHERE {{
+          ?s tf:siteCode {string_literal(site)} .
+          ?b tf:atSite ?s ; tf:batchId {string_literal(batch_id)} .
+          ?estimate a tf:Estimate ; tf:ofBatch ?b ; tf:fromModel ?m ; tf:sampleHour ?hour .
+          OPTIONAL {{ ?m tf:modelId ?modelId }}
+          OPTIONAL {{ ?estimate tf:value ?value }} OPTIONAL {{ ?estimate tf:unitLabel ?unit }}
+          OPTIONAL {{ ?estimate tf:inDomain ?inDomain }}
+        }} ORDER BY ?hour LIMIT {int(limit)}""")

@@ -162,7 +162,8 @@ def _batch(site: str, batch_id: str) -> Any:
             raise NotFoundError(f"batch '{batch_id}' of site '{site}' is not among the "
                                 "batches you may see")
         tags = request.query_params.getlist("tag") or None
-        return "batch.html", {"b": detail, "plots": batch_plots(detail, tags)}
+        return "batch.html", {"b": detail, "plots": batch_plots(detail, tags),
+                              "estimates": queries.estimates(reader, site, batch_id)}
     return build
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from bioprocess.errors import NotFoundError, ValidationError
 from federation.registry.service import ForbiddenError
-from federation.web import capabilities, svg
+from federation.web import capabilities, queries, svg
 from federation.web.queries import Reader
 from federation.web.render import batch_link, page, permitted, record
 
@@ -215,11 +216,64 @@ def trace_page(request: Request) -> Response:
 
 # --- models and packages -------------------------------------------------------------------
 
+def _models(request: Request, reader: Reader) -> tuple[str, dict[str, Any]]:
+    rows = queries.models(reader)
+    for row in rows:
+        row["training"] = (row.get("trainingList") or "").split()
+    return "models.html", {"rows": rows}
+
+
 @router.get("/models")
 def models_page(request: Request) -> Response:
-    return page(request, "models", unavailable("Soft-sensor and yield models", "models"))
+    return page(request, "models", _models)
+
+
+def _packages(request: Request, reader: Reader) -> tuple[str, dict[str, Any]]:
+    sponsors = reader.scope.sponsors
+    stored: dict[str, dict[str, Any]] = {}
+    for iri, meta in reader.store.graph_metadata().items():
+        if meta.kind != "package" or meta.sponsor not in sponsors:
+            continue
+        package, _, part = iri.rpartition("/")
+        entry = stored.setdefault(package, {"iri": package, "site": meta.site,
+                                            "sponsor": meta.sponsor, "parts": [],
+                                            "built": meta.received_at})
+        entry["parts"].append(part)
+    return "packages.html", {
+        "packages": sorted(stored.values(), key=lambda p: p["iri"]),
+        "can_build": permitted(reader.principal, "packages.build"),
+        "processes": _processes(reader),
+        "sites": sorted({r["site"] for r in reader.rows(
+            "SELECT DISTINCT ?site WHERE { ?s a tf:Site ; tf:siteCode ?site }")})}
 
 
 @router.get("/packages")
 def packages_page(request: Request) -> Response:
-    return page(request, "packages", unavailable("Knowledge packages", "packages"))
+    if capabilities.module("packages.service") is None:
+        return page(request, "packages", unavailable("Knowledge packages", "packages"))
+    return page(request, "packages", _packages)
+
+
+@router.post("/packages/build")
+async def build_package_page(request: Request) -> Response:
+    """Build a package with the packages capability and hand its archive to the browser."""
+    form = await request.form()
+    fields = {k: str(form.get(k) or "") for k in ("process", "from_site", "to_site")}
+    built: dict[str, Any] = {}
+
+    def build(request: Request, reader: Reader) -> tuple[str, dict[str, Any]]:
+        from federation.packages.service import build_package, software_version
+
+        if not permitted(reader.principal, "packages.build"):
+            raise ForbiddenError("building a package needs the packages.build permission")
+        built["package"] = build_package(
+            reader.store, reader.principal, software_version=software_version(),
+            audit=getattr(request.app.state, "audit", None), **fields)
+        return _packages(request, reader)
+
+    response = await run_in_threadpool(page, request, "packages", build)
+    if "package" not in built:
+        return response
+    package = built["package"]
+    return Response(package.archive, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{package.file_name}"'})
