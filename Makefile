@@ -39,6 +39,7 @@ bench: setup
 	$(PY) -m benchmarks.analytics
 	$(PY) -m benchmarks.equipment
 	$(PY) -m benchmarks.dashboard
+	$(PY) -m benchmarks.packages
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)

@@ -36,6 +36,7 @@ from twinfed.bundle_writer import write_campaign
 from twinfed.console import err, out
 from twinfed.dashboard_demo import serve_dashboard, site_apis
 from twinfed.equipment_cli import DEMO_DEGRADATIONS, show_equipment_health
+from twinfed.package_cli import demo_package
 from twinfed.serving import serve
 from twinfed.signatures_cli import show_discovered_signatures
 from twinfed.site_cli import print_analysis, print_report
@@ -203,6 +204,7 @@ def _federate(drivers: dict[str, Driver], workdir: Path, port: int | None,
         show_question(url, quality, "equipment_drift")
         show_comparison(url, quality)
         show_discovered_signatures(url, DEMO_ADMIN_TOKEN)
+        demo_package(url, DEMO_ADMIN_TOKEN, workdir, drivers)  # knowledge package S -> R
         serve_dashboard(url, {"qa-acme (quality, SP-ACME)": quality,
                               "admin": DEMO_ADMIN_TOKEN}, serve_ui)
         admin.close()

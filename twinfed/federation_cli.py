@@ -11,12 +11,14 @@ from federation.config import FederationSettings
 from federation.registry.service import Registry
 from twinfed.audit_cli import audit_app, cli_record
 from twinfed.console import out
+from twinfed.package_cli import federation_package_app
 from twinfed.signatures_cli import signatures_app
 
 federation_app = typer.Typer(help="The federation: registry, sync inbox, aligned store, "
                                   "SPARQL endpoint.", no_args_is_help=True)
 federation_app.add_typer(audit_app, name="audit")
 federation_app.add_typer(signatures_app, name="signatures")
+federation_app.add_typer(federation_package_app, name="package")
 
 DataOption = Annotated[Path | None, typer.Option("--data", help="federation data directory "
                                                  "(TWINFED_FED_DATA)")]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from bioprocess.errors import TwinfedError, ValidationError, problem_document
 from federation.api import (
     comparison_routes,
+    package_routes,
     question_routes,
     registry_routes,
     signature_routes,
@@ -109,6 +110,7 @@ def create_app(settings: FederationSettings) -> FastAPI:
     app.include_router(signature_routes.router)
     app.include_router(question_routes.router)
     app.include_router(comparison_routes.router)
+    app.include_router(package_routes.router)
     mount_dashboard(app)
     install_trust(app, settings)
     return app

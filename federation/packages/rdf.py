@@ -87,8 +87,9 @@ def section_graphs(data: TransferData, sections: Sections, info: BuildInfo,
     _process(graphs["process"], w, data, sections)
     _parameters(graphs["parameters"], w, sections)
     _equipment(graphs["equipment"], w, sections)
-    _external(graphs["signatures"], w, sections.signatures.items, TF.FailureSignature)
-    _external(graphs["models"], w, sections.models.items, TF.SoftSensorModel)
+    _external(graphs["signatures"], w, sections.signatures.items, TF.FailureSignature,
+              "signature")
+    _external(graphs["models"], w, sections.models.items, TF.SoftSensorModel, "model")
     _whatif(graphs["whatif"], w, sections)
     _risks(graphs["risks"], w, sections)
     _package(graphs["package"], w, data, empty_reasons)
@@ -202,16 +203,19 @@ def _equipment(g: Graph, w: _Writer, sections: Sections) -> None:
         w.stamp(g, node, c.evidence)
 
 
-def _external(g: Graph, w: _Writer, items: tuple[dict, ...], kind: URIRef) -> None:
-    for item in items:
-        node = URIRef(item["iri"])
+def _external(g: Graph, w: _Writer, items: tuple[dict, ...], kind: URIRef,
+              section: str) -> None:
+    """A package-local summary of each item, derived from the item and its evidence (the
+    item itself was generated elsewhere, e.g. by a signature discovery run)."""
+    for n, item in enumerate(items, start=1):
+        node = w.iri(section, str(n))
         g.add((node, RDF.type, kind))
         g.add((node, RDFS.label, Literal(item["label"])))
         if item.get("definition"):
             g.add((node, DCTERMS.description, Literal(item["definition"])))
         for key, value in sorted(item.get("facts", {}).items()):
             g.add((node, TF.packageFact, Literal(f"{key}: {value}")))
-        w.stamp(g, node, tuple(item.get("evidence", ())))
+        w.stamp(g, node, (item["iri"], *item.get("evidence", ())))
 
 
 def _whatif(g: Graph, w: _Writer, sections: Sections) -> None:

@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, Protocol
 
 import pyoxigraph as ox
@@ -71,6 +72,14 @@ class BuiltPackage:
     def file_name(self) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.manifest.transfer)
         return f"{safe}_v{self.manifest.version}.zip"
+
+
+def software_version() -> str:
+    """The installed twinfed distribution's version (the federation may not import the CLI)."""
+    try:
+        return metadata.version("twinfed")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
 
 
 def authorise(principal: Principal, sponsor: str, process: str) -> None:

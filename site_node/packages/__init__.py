@@ -1,0 +1,1 @@
+"""Knowledge packages at the receiving site: verify, validate and import them as knowledge."""
