@@ -49,12 +49,13 @@ def virtual_batch(
     first_sample_h: float = 0.5,
     assay_cv: Mapping[str, float] | None = None,
     titre_from_h: float = 72.0,
+    dt_h: float = 0.5,
 ) -> VirtualBatch:
-    """Simulate one batch and sample its offline data."""
+    """Simulate one batch (RK4 step ``dt_h``) and sample its offline data."""
     rng = rng or np.random.default_rng(0)
     cv = {**DEFAULT_ASSAY_CV, **(assay_cv or {})}
-    run = simulate_ideal(kinetics, recipe, n_batches=1, vessel=vessel, dt_h=0.25,
-                         record_every_h=0.25)
+    run = simulate_ideal(kinetics, recipe, n_batches=1, vessel=vessel, dt_h=dt_h,
+                         record_every_h=dt_h)
     states = run.states[:, :, 0]
     t_s = np.arange(first_sample_h, recipe.duration_h + 1e-9, sample_every_h)
     data = {}
