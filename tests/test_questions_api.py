@@ -130,3 +130,17 @@ def test_cli_asks_and_compares_over_http(federation: dict) -> None:
                                        "SITE-A,SITE-B"], env=env)
     assert compared.exit_code == 0, compared.output
     assert "workingVolumeLitre: SITE-A 2000; SITE-B 500" in compared.output
+
+
+def test_demo_steps_print_the_answer_with_evidence_and_the_comparison(
+        federation: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from twinfed.ask_cli import show_comparison, show_question
+
+    answer = show_question(federation["url"], federation["users"]["SP-X"], "our_titre")
+    comparison = show_comparison(federation["url"], federation["users"]["SP-X"])
+    printed = capsys.readouterr().out
+    assert [r["batchId"] for r in answer["rows"]] == ["A1"]
+    assert A + "batch/A1/event/0" in printed and A + "envelope/P1/1/OUR" in printed
+    # the process is found with site_differences (P1: the only one run at two sites)
+    assert comparison is not None and comparison["process"] == "P1"
+    assert "scale (L): SITE-A 2000; SITE-B 500" in printed
