@@ -92,14 +92,16 @@ def show_equipment_health(drivers: dict[str, Driver],
         reports[site] = report = update_equipment_health(driver, site)
         print_health(report)
     injected = {(d.site, d.asset): d for d in truth}
-    flagged = {(s, d.asset) for s, r in reports.items() for d in r.drifts}
-    assessed = {(s, a.asset) for s, r in reports.items() for a in r.assets if a.assessments}
-    for key in sorted(assessed | set(injected)):
-        d = injected.get(key)
-        said = "drift" if key in flagged else "no drift"
-        real = (f"degrading ({d.kind}, from its batch {d.onset_use}, {d.rate:g}/batch)"
-                if d else "no degradation")
-        out.print(f"  {key[0]} {key[1]}: {said}; ground truth: {real}", highlight=False)
+    out.rule("equipment health against the campaign's ground truth")
+    for site, report in reports.items():
+        for a in report.assets:
+            d = injected.get((site, a.asset))
+            said = (", ".join(sorted({x.indicator for x in a.drifts})) if a.drifts
+                    else "no drift" if a.assessments
+                    else f"not judged ({len(a.batches)} batches; a trend needs 4)")
+            real = (f"degrading ({d.kind}, from its batch {d.onset_use}, {d.rate:g}/batch)"
+                    if d else "no degradation")
+            out.print(f"  {site} {a.asset}: {said}; ground truth: {real}", highlight=False)
     return reports
 
 

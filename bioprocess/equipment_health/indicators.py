@@ -68,8 +68,9 @@ INDICATORS: Mapping[str, IndicatorSpec] = {
         IndicatorSpec("do_start_offset", "DO reading at batch start minus air saturation",
                       "do_probe", "% air saturation", "away", 5.0, False, 0.2,
                       "recalibrate the DO probe (two-point) before the next batch"),
+        # floor 0.01 pH: the accuracy of an offline (blood-gas) pH reading
         IndicatorSpec("ph_probe_bias", "online minus offline pH", "ph_probe", "pH", "away",
-                      0.1, False, 0.005, "re-standardise the pH probe; check buffers"),
+                      0.1, False, 0.01, "re-standardise the pH probe; check buffers"),
         IndicatorSpec("kla_reference", "oxygen transfer coefficient at reference agitation "
                       "and gas flow", "sparger", "1/h", "down", 0.3, True, 0.02,
                       "inspect and clean the sparger (caustic soak, borescope)"),
