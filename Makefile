@@ -40,6 +40,7 @@ bench: setup
 	$(PY) -m benchmarks.equipment
 	$(PY) -m benchmarks.dashboard
 	$(PY) -m benchmarks.packages
+	$(PY) -m benchmarks.livetwin
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)

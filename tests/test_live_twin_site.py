@@ -116,3 +116,17 @@ def test_cli_follow_prints_the_narrowing_forecast(site_graph: Driver,
 def _uri(driver: Driver) -> str:
     address = driver.get_server_info().address
     return f"bolt://{address[0]}:{address[1]}"
+
+
+def test_demo_step_replays_a_batch_and_prints_one_recommendation_with_evidence(
+    site_graph: Driver,
+) -> None:
+    from twinfed.console import out
+    from twinfed.twin_cli import show_live_twin
+
+    with out.capture() as captured:
+        show_live_twin({SITE: site_graph})
+    text = captured.get()
+    assert "replays" in text and "final titre" in text
+    assert "recommendation at" in text and "proven range" in text and "evidence:" in text
+    assert "stored as" in text

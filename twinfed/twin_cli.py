@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from neo4j import Driver
 
+from bioprocess.errors import TwinfedError
 from bioprocess.live.ensemble import FilterSettings
 from bioprocess.live.replay import LiveUpdate
 from site_node.config import SiteSettings
@@ -34,7 +36,7 @@ def _settings(neo4j_uri: str | None) -> SiteSettings:
     return SiteSettings(**({"neo4j_uri": neo4j_uri} if neo4j_uri else {}))
 
 
-def print_update(u: LiveUpdate, actual: float | None = None) -> None:
+def print_update(u: LiveUpdate) -> None:
     """One line per update: time, data so far, forecast with interval, status."""
     h = u.hybrid
     mu = u.parameters.get("mu_max")
@@ -43,8 +45,6 @@ def print_update(u: LiveUpdate, actual: float | None = None) -> None:
               f"samples  final titre {h.final_titre:5.2f} g/L  90 % [{h.low:5.2f}, "
               f"{h.high:5.2f}]  width {h.high - h.low:4.2f}"
               + (f"  mu_max {mu['estimate']:.4f}/h" if mu else "") + status, highlight=False)
-    if actual is not None and u is not None and h.fraction >= 0.899:
-        out.print(f"  measured final titre: {actual:.2f} g/L", highlight=False)
 
 
 def print_twin(st: SiteTwin) -> None:
@@ -73,7 +73,9 @@ def follow_command(
     print_twin(st)
     _, updates = replay(st, FOLLOW_FRACTIONS)
     for u in updates:
-        print_update(u, st.batch.final_titre)
+        print_update(u)
+    if st.batch.final_titre is not None:
+        out.print(f"  measured final titre: {st.batch.final_titre:.2f} g/L", highlight=False)
 
 
 @twin_app.command("recommend")
@@ -112,3 +114,55 @@ def print_recommendation(rec) -> None:  # noqa: ANN001
               f"{rec.evidence.get('candidates_evaluated')} candidates x "
               f"{rec.evidence.get('ensemble_members')} members, trained on "
               f"{len(rec.evidence.get('training_batches', []))} batches", highlight=False)
+
+
+#: Demo settings: a small ensemble and a coarse step keep the replay to a few seconds.
+DEMO_SETTINGS = FilterSettings(n_members=16, dt_h=2.0)
+DEMO_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def _demo_batch(driver: Driver) -> str | None:
+    """The site's latest complete batch of its most-run process (None: too few batches)."""
+    rows, _, _ = driver.execute_query(
+        "MATCH (b:Batch {status: 'complete'}) WITH b.process AS p, b.process_version AS v, "
+        "collect(b) AS bs WHERE size(bs) >= 5 WITH p, v, bs ORDER BY size(bs) DESC LIMIT 1 "
+        "UNWIND bs AS b WITH b ORDER BY b.start DESC RETURN b.batch_id AS id LIMIT 1",
+        routing_="r")
+    return rows[0]["id"] if rows else None
+
+
+def show_live_twin(drivers: dict[str, Driver]) -> None:
+    """Demo step: replay one stored batch as if live, then one recommendation with evidence.
+
+    Uses the first site whose twin proves ranges from its good batches (else the first that
+    can learn at all); the recommendation is stored, so the export and sync carry it.
+    """
+    chosen = None
+    for site, driver in sorted(drivers.items()):
+        batch_id = _demo_batch(driver)
+        if batch_id is None:
+            continue
+        try:
+            st = site_twin(driver, batch_id, settings=DEMO_SETTINGS)
+        except TwinfedError as exc:
+            out.print(f"{site}: live twin not available ({exc})", highlight=False)
+            continue
+        if chosen is None or (st.ranges and not chosen[2].ranges):
+            chosen = (site, driver, st)
+        if st.ranges:
+            break
+    if chosen is None:
+        out.print("live twin: no site has enough complete batches to learn from")
+        return
+    site, driver, st = chosen
+    out.rule(f"{site}: live twin replays {st.batch.batch_id} as if live")
+    print_twin(st)
+    _, updates = replay(st, DEMO_FRACTIONS)
+    for u in updates:
+        print_update(u)
+    if st.batch.final_titre is not None:
+        out.print(f"  measured final titre: {st.batch.final_titre:.2f} g/L", highlight=False)
+    _, rec = recommend_now(st, 0.25)
+    print_recommendation(rec)
+    rec_id = store_recommendation(driver, site, rec)
+    out.print(f"  stored as {rec_id} (exported with PROV-O lineage)", highlight=False)

@@ -163,9 +163,10 @@ def _final_titre(row: dict[str, Any], vocab: SiteVocabulary) -> float | None:
 
 
 def _duration(row: dict[str, Any]) -> float | None:
-    if row["end"] is None:
+    if row.get("end") is None:
         return None
-    return (row["end"].to_native() - row["start"].to_native()).total_seconds() / 3600.0
+    end, start = (getattr(v, "to_native", lambda v=v: v)() for v in (row["end"], row["start"]))
+    return (end - start).total_seconds() / 3600.0
 
 
 def read_process_batches(driver: Driver, site_code: str, process: str, version: str,
@@ -181,20 +182,25 @@ def read_process_batches(driver: Driver, site_code: str, process: str, version: 
         raise NotFoundError(f"process {process}@{version} at {site_code} has no complete batch "
                             "to learn from")
     planned = float(np.round(np.median(durations)))
-    out = []
-    for r in rows:
-        data = _observations(r, vocab)
-        if "xv" not in data or data["xv"][0][0] > 24.0:
-            raise ValidationError(f"batch {r['batch_id']}: the live twin needs a viable-cell "
-                                  "count in the first 24 h (the inoculum); found none")
-        recipe = _recipe(r, vocab, planned, float(data["xv"][1][0]))
-        out.append(SiteBatch(
-            batch_id=r["batch_id"], status=r["status"],
-            good=r["status"] == "complete" and r["deviations"] == 0 and _within_spec(r["quality"]),
-            duration_h=_duration(r),
-            observations=BatchObservations(r["batch_id"], recipe, data),
-            final_titre=_final_titre(r, vocab)))
-    return out
+    return [site_batch(r, vocab, planned) for r in rows]
+
+
+def site_batch(row: dict[str, Any], vocab: SiteVocabulary, planned_h: float) -> SiteBatch:
+    """One batch from its row: ``batch_id``, ``status``, ``start``/``end`` (or None),
+    ``scale_l``, ``deviations`` (count), ``quality`` (attribute, value, unit, spec limits),
+    ``setpoints`` (set-point tags: tag, unit, t, v) and ``lab`` ([code, unit, t_h, value])."""
+    data = _observations(row, vocab)
+    if "xv" not in data or data["xv"][0][0] > 24.0:
+        raise ValidationError(f"batch {row['batch_id']}: the live twin needs a viable-cell "
+                              "count in the first 24 h (the inoculum); found none")
+    recipe = _recipe(row, vocab, planned_h, float(data["xv"][1][0]))
+    return SiteBatch(
+        batch_id=row["batch_id"], status=row["status"],
+        good=row["status"] == "complete" and row["deviations"] == 0
+        and _within_spec(row["quality"]),
+        duration_h=_duration(row),
+        observations=BatchObservations(row["batch_id"], recipe, data),
+        final_titre=_final_titre(row, vocab))
 
 
 def batch_process(driver: Driver, batch_id: str, database: str | None = None
