@@ -43,10 +43,11 @@ def spectra_with_lab(driver: Driver, analyte: str, *, process: str | None = None
           AND ($ids IS NULL OR b.batch_id IN $ids)
         OPTIONAL MATCH (b)-[:HAS_LAB_RESULT]->(l:LabResult {analyte: $analyte})
         WITH b, l ORDER BY l.t_h
-        RETURN b.batch_id AS batch_id, b.process AS process, b.process_version AS version,
-               b.sponsor AS sponsor, collect(l.t_h) AS t, collect(l.value) AS v,
-               collect(l.unit)[0] AS unit
-        ORDER BY b.start, b.batch_id""", database, analyte=analyte, process=process,
+        WITH b.batch_id AS batch_id, b.process AS process, b.process_version AS version,
+             b.sponsor AS sponsor, b.start AS start, collect(l.t_h) AS t,
+             collect(l.value) AS v, collect(l.unit)[0] AS unit
+        RETURN batch_id, process, version, sponsor, t, v, unit
+        ORDER BY start, batch_id""", database, analyte=analyte, process=process,
                  ids=batch_ids)
     if not rows:
         raise NotFoundError("no batch with spectra" + (f" of process '{process}'" if process
@@ -94,8 +95,8 @@ def batch_histories(driver: Driver, attribute: str, *, process: str | None = Non
         MATCH (b:Batch)-[:HAS_QUALITY_RESULT]->(q:QualityResult {attribute: $attribute})
         WHERE ($process IS NULL OR b.process = $process) AND b.end IS NOT NULL
         RETURN b.batch_id AS batch_id, b.process AS process, q.value AS value, q.unit AS unit,
-               duration.inSeconds(b.start, b.end).seconds / 3600.0 AS hours
-        ORDER BY b.start, b.batch_id""", database, attribute=attribute, process=process)
+               duration.inSeconds(b.start, b.end).seconds / 3600.0 AS hours, b.start AS start
+        ORDER BY start, batch_id""", database, attribute=attribute, process=process)
     if not rows:
         raise NotFoundError(f"no finished batch has a quality result '{attribute}'")
     processes = sorted({r["process"] for r in rows})
