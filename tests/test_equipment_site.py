@@ -58,7 +58,7 @@ def test_fouling_sparger_drifts_and_the_clean_reactor_does_not(site: dict) -> No
     assert kla.slope_per_batch < 0 and list(kla.values) == sorted(kla.values, reverse=True)
     assert kla.values[-1] < 0.8 * kla.values[0]
     assert {d.component for d in fouled.drifts} <= {"sparger", "oxygen_supply"}
-    assert "BR-2000-1: inspect and clean the sparger" in kla.recommendation()
+    assert "BR-2000-1 (sparger): inspect and clean the sparger" in kla.recommendation()
 
 
 def test_results_are_stored_once_and_rerunning_changes_nothing(site: dict) -> None:

@@ -89,6 +89,12 @@ BROKEN_EXPORTS = [
     ("phase-ends-before-it-starts",
      f"Phase <{BATCH}/phase/1> has a start hour greater than its end hour (tf:startHour): "
      "expected a value of at most 96.0 (tf:endHour), found 100.0."),
+    ("indicator-value-without-equipment",
+     f"Equipment indicator value <{BATCH}/equipment/BR-200-1/kla_reference> has no equipment "
+     "(tf:aboutEquipment): expected exactly 1 value, found 0."),
+    ("drift-event-on-three-batches",
+     f"Equipment drift event <{BATCH}/equipment-drift/BR-200-1/kla_reference> has too few "
+     "evidence values (tf:evidence): expected at least 4 values, found 3."),
     ("feature-value-nan",
      f"Feature <{FEATURE}> has a value out of range (tf:value): "
      "expected a finite number (not NaN or infinite), found NaN."),

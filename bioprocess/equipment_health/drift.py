@@ -81,13 +81,18 @@ class DriftAssessment:
         """Maintenance recommendation in words, with the expected time to the limit."""
         if not self.drifting:
             return ""
-        when = ("now: the limit is reached" if self.batches_to_limit == 0
-                else "before the next batch" if self.batches_to_limit is not None
-                and self.batches_to_limit < 1
-                else f"within {int(self.batches_to_limit)} batch(es), when the trend reaches "
-                f"the limit {self.limit:.4g} {self.unit}" if self.batches_to_limit is not None
-                else "at the next planned maintenance")
-        return f"{self.asset}: {self.spec.action} ({self.spec.component}) {when}"
+        to_limit = self.batches_to_limit
+        if to_limit == 0:
+            when = f"now: the trend has reached the limit {self.limit:.4g} {self.unit}"
+        elif to_limit is not None and to_limit < 1:
+            when = f"before the next batch: the trend reaches the limit {self.limit:.4g} " \
+                   f"{self.unit} within it"
+        elif to_limit is not None:
+            when = (f"within {int(to_limit)} batch(es), when the trend reaches the limit "
+                    f"{self.limit:.4g} {self.unit}")
+        else:
+            when = "at the next planned maintenance"
+        return f"{self.asset} ({self.spec.component}): {self.spec.action}, {when}"
 
 
 def _orient(values: np.ndarray, worse: str, slope: float) -> tuple[np.ndarray, float]:

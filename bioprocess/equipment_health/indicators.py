@@ -67,7 +67,7 @@ INDICATORS: Mapping[str, IndicatorSpec] = {
                       "recalibrate the DO probe; replace membrane and electrolyte"),
         IndicatorSpec("do_start_offset", "DO reading at batch start minus air saturation",
                       "do_probe", "% air saturation", "away", 5.0, False, 0.2,
-                      "recalibrate the DO probe (two-point) before the next batch"),
+                      "recalibrate the DO probe (two-point calibration)"),
         # floor 0.01 pH: the accuracy of an offline (blood-gas) pH reading
         IndicatorSpec("ph_probe_bias", "online minus offline pH", "ph_probe", "pH", "away",
                       0.1, False, 0.01, "re-standardise the pH probe; check buffers"),
