@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from federation.api.deps import Caller, StoreDep
+from federation.api.deps import StoreDep
+from federation.api.roles import CanCompare
 from federation.comparison.service import compare
 from federation.scope import caller_scope
 
@@ -21,7 +22,7 @@ def _codes(text: str | None) -> list[str]:
 
 @router.get("/compare", operation_id="compare_sites")
 def compare_sites(
-    request: Request, store: StoreDep, caller: Caller,
+    request: Request, store: StoreDep, caller: CanCompare,
     process: Annotated[str, Query(description="process code (tf:processCode)")],
     sites: Annotated[str | None, Query(description="comma-separated site codes; default: "
                                        "every site with batches of the process")] = None,

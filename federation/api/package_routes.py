@@ -9,7 +9,8 @@ from fastapi.params import File
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from federation.api.deps import Caller, StoreDep
+from federation.api.deps import StoreDep
+from federation.api.roles import PackagesBuilder, PackagesReader
 from federation.packages.diff import diff_archives
 from federation.packages.service import build_package, software_version
 from protocol.package import read_archive
@@ -26,7 +27,8 @@ class PackageRequest(BaseModel):
 @router.post("/packages", operation_id="package_build", response_class=Response,
              responses={200: {"content": {"application/zip": {}},
                               "description": "the verified package archive"}})
-def build(body: PackageRequest, request: Request, store: StoreDep, caller: Caller) -> Response:
+def build(body: PackageRequest, request: Request, store: StoreDep,
+          caller: PackagesBuilder) -> Response:
     """Build, validate and store a technology-transfer knowledge package; answer its archive
     (manifest.json, one TriG file per section, report.html)."""
     built = build_package(store, caller, process=body.process, from_site=body.from_site,
@@ -40,7 +42,7 @@ def build(body: PackageRequest, request: Request, store: StoreDep, caller: Calle
 
 @router.post("/packages/diff", operation_id="package_diff")
 def diff(old: Annotated[UploadFile, File()], new: Annotated[UploadFile, File()],
-         caller: Caller) -> dict[str, object]:
+         caller: PackagesReader) -> dict[str, object]:
     """What changed between two package archives (both verified first)."""
     result = diff_archives(read_archive(old.file.read()), read_archive(new.file.read()))
     return {"old": result.old, "new": result.new, "same_transfer": result.same_transfer,

@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from federation.api.deps import Caller, StoreDep
+from federation.api.deps import StoreDep
+from federation.api.roles import AuditDep, SignaturesReader, SignaturesRunner
 from federation.registry.service import ForbiddenError, Principal
 from federation.scope import caller_scope
 from federation.signatures.discovery import DiscoveryOptions
@@ -96,7 +97,7 @@ def match_dict(found: Match) -> dict[str, Any]:
 
 
 @router.post("/signatures/discover", operation_id="discover_signatures")
-def discover_signatures(store: StoreDep, caller: Caller,
+def discover_signatures(store: StoreDep, caller: SignaturesRunner, audit: AuditDep,
                         body: DiscoverRequest | None = None) -> dict[str, Any]:
     """Run discovery once per sponsor in the caller's scope; each run is a new version."""
     if not caller.roles & _RUN_ROLES:
@@ -110,20 +111,24 @@ def discover_signatures(store: StoreDep, caller: Caller,
     runs = SignatureService(store, _version()).discover(
         scope.sponsors, scope.graphs, requested_by=caller.name, options=options,
         outcome=body.outcome)
+    audit.record(caller.name, "signature.run", ",".join(sorted(scope.sponsors)), {
+        "settings": options.as_dict(), "outcome": body.outcome,
+        "runs": [{"sponsor": r.sponsor, "run": r.run, "graph": r.graph,
+                  "signatures": len(r.signatures)} for r in runs]})
     return {"settings": options.as_dict(), "runs": [
         {"sponsor": r.sponsor, "run": r.run, "graph": r.graph, "batches_read": r.batches_read,
          "signatures": [signature_dict(s) for s in r.signatures]} for r in runs]}
 
 
 @router.get("/signatures", operation_id="list_signatures")
-def list_signatures(store: StoreDep, caller: Caller) -> list[dict[str, Any]]:
+def list_signatures(store: StoreDep, caller: SignaturesReader) -> list[dict[str, Any]]:
     """The latest version of every signature the caller may see, then the curated ones."""
     service = SignatureService(store)
     return [signature_dict(s, full=False) for s in service.signatures(_scope(store, caller))]
 
 
 @router.get("/signatures/match", operation_id="match_signatures")
-def match_batch(store: StoreDep, caller: Caller,
+def match_batch(store: StoreDep, caller: SignaturesReader,
                 batch: str = Query(..., description="batch id, SITE/BATCH_ID or batch IRI")
                 ) -> dict[str, Any]:
     """Score one batch against every visible signature, best first, with explanations."""
@@ -134,7 +139,7 @@ def match_batch(store: StoreDep, caller: Caller,
 
 
 @router.get("/signatures/{signature_id}", operation_id="show_signature")
-def show_signature(signature_id: str, store: StoreDep, caller: Caller) -> dict[str, Any]:
+def show_signature(signature_id: str, store: StoreDep, caller: SignaturesReader) -> dict[str, Any]:
     """One signature (latest version): definition, members, impact, deviations, CAPA."""
     signature, earlier = SignatureService(store).signature(_scope(store, caller), signature_id)
     return {**signature_dict(signature), "earlier_versions": earlier}
