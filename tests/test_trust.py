@@ -345,3 +345,19 @@ def test_cutting_entries_off_the_end_is_caught(fed: dict, tmp_path: Path) -> Non
     (tmp_path / "audit.jsonl.head").write_bytes((fed["data"] / "audit.jsonl.head").read_bytes())
     result = _cli("verify", "--data", str(tmp_path))
     assert result.returncode == 1 and "cut off the end" in result.stdout
+
+
+def test_refusal_texts_are_withheld_from_sponsor_scoped_users(fed: dict) -> None:
+    site = httpx.Client(base_url=fed["url"], timeout=60,
+                        headers={"Authorization": f"Bearer {fed['tokens']['site']}"})
+    push = {"push_id": "refused-push-1", "site": "SITE-A", "since_rev": 0, "to_rev": 1,
+            "created_at": datetime.now(UTC).isoformat(), "software_version": "t",
+            "meta_graph": f"{A}meta", "meta_sha256": "0" * 64, "meta_content_sha256": "0" * 64,
+            "meta_nquads": "", "batches": [], "deleted_batches": []}
+    assert site.post("/sync/SITE-A/pushes", json=push).status_code == 422
+    site.close()
+    mine = _get(fed, "qa-acme", "/sites/SITE-A/pushes").json()
+    everything = _get(fed, "auditor", "/sites/SITE-A/pushes").json()
+    assert "sha256" in everything[0]["detail"] and mine[0]["detail"].startswith("withheld")
+    status = {s["code"]: s for s in _get(fed, "qa-acme", "/sites").json()}["SITE-A"]
+    assert status["failures"] == 1 and status["last_failure"].startswith("withheld")

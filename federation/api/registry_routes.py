@@ -27,6 +27,9 @@ class UserCreate(BaseModel):
                                       "(only for admin and auditor)")
 
 
+_WITHHELD = "withheld: refusal details may name other sponsors' data (admin and auditor see them)"
+
+
 def _freshness(status: SiteStatus, stale_after_h: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     lag_h = (now - status.last_push_at).total_seconds() / 3600 if status.last_push_at else None
@@ -65,15 +68,26 @@ def revoke(code: str, registry: RegistryDep, caller: SitesManager, audit: AuditD
 
 
 @router.get("/sites", operation_id="list_sites")
-def list_sites(request: Request, registry: RegistryDep, _: SitesReader) -> list[dict[str, Any]]:
+def list_sites(request: Request, registry: RegistryDep,
+               caller: SitesReader) -> list[dict[str, Any]]:
     stale_after = request.app.state.settings.stale_after_h
-    return [_freshness(s, stale_after) for s in registry.sites()]
+    sites = [_freshness(s, stale_after) for s in registry.sites()]
+    if caller.sponsors is not None:  # refusal texts may name any sponsor's batches
+        for site in sites:
+            if site["last_failure"]:
+                site["last_failure"] = _WITHHELD
+    return sites
 
 
 @router.get("/sites/{code}/pushes", operation_id="site_sync_history")
-def history(code: str, registry: RegistryDep, _: SitesReader) -> list[dict[str, Any]]:
+def history(code: str, registry: RegistryDep, caller: SitesReader) -> list[dict[str, Any]]:
     registry.site_status(code)
-    return registry.push_history(code)
+    pushes = registry.push_history(code)
+    if caller.sponsors is not None:  # refusal texts may name any sponsor's batches
+        for push in pushes:
+            if push["detail"]:
+                push["detail"] = _WITHHELD
+    return pushes
 
 
 @router.post("/users", operation_id="create_user", status_code=201)
