@@ -73,7 +73,7 @@ from site_node.analysis.service import _batch_payload, envelope_key
 from site_node.export.builder import ExportContext, SiteIris, build_dataset
 from site_node.export.records import SiteRecords
 
-DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+DEFAULT_SEEDS = (1, 2, 3)
 FAULT_RATE = 0.3
 #: Ground truth of the OUR/titre question (the question's own default reduction).
 REDUCTION = 0.10

@@ -4,7 +4,11 @@ Representation: each batch with at least one aligned deviation event becomes a v
 the event keys seen in the data set, ``(parameter, phase, direction)``, whose value is
 ``log(1 + magnitude)`` of the batch's largest event of that key (0 when absent). The log keeps a
 200-SD lactate excursion from drowning every other event, and magnitudes are in envelope
-standard deviations, so they are comparable across sites, units and parameters.
+standard deviations, so they are comparable across sites, units and parameters. Each event
+also counts under its phase-free key ``(parameter, None, direction)``: the same failure can
+start earlier or later in another batch and land in a neighbouring phase, and those batches
+should still look alike; when they share the phase too, the phase-specific columns make them
+more alike still.
 
 Algorithm: agglomerative clustering (scikit-learn) with cosine distance and average linkage,
 cut at ``distance_threshold`` (default 0.5: a group's members are on average more alike than
@@ -67,13 +71,25 @@ class Group:
         return tuple(sorted({m.site for m in self.members}))
 
 
+def with_phase_free_keys(events: dict[EventKey, float]) -> dict[EventKey, float]:
+    """The events plus, per (parameter, direction), the largest magnitude in any phase."""
+    extended = dict(events)
+    for key, magnitude in events.items():
+        free = EventKey(key.parameter, None, key.direction)
+        extended[free] = max(extended.get(free, 0.0), magnitude)
+    return extended
+
+
 def event_matrix(profiles: list[BatchProfile]) -> tuple[np.ndarray, list[EventKey]]:
-    """``log1p(magnitude)`` per batch (rows) and event key (columns, sorted)."""
-    keys = sorted({k for p in profiles for k in p.events})
+    """``log1p(magnitude)`` per batch (rows) and event key (columns, sorted; phase-specific
+    and phase-free keys)."""
+    extended = [with_phase_free_keys(p.events) for p in profiles]
+    keys = sorted({k for events in extended for k in events},
+                  key=lambda k: (k.parameter, k.phase or "", k.direction))
     column = {k: i for i, k in enumerate(keys)}
     matrix = np.zeros((len(profiles), len(keys)))
-    for row, profile in enumerate(profiles):
-        for key, magnitude in profile.events.items():
+    for row, events in enumerate(extended):
+        for key, magnitude in events.items():
             matrix[row, column[key]] = np.log1p(max(magnitude, 0.0))
     return matrix, keys
 
@@ -89,7 +105,8 @@ def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> n
     # A batch whose events all have magnitude 0 would be a zero vector (cosine undefined):
     # it counts by presence instead.
     for row in np.flatnonzero(~matrix.any(axis=1)):
-        matrix[row] = [1.0 if k in chosen[row].events else 0.0 for k in keys]
+        present = with_phase_free_keys(chosen[row].events)
+        matrix[row] = [1.0 if k in present else 0.0 for k in keys]
     model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
                                     distance_threshold=options.distance_threshold)
     labels[with_events] = model.fit_predict(matrix)
@@ -97,16 +114,26 @@ def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> n
 
 
 def describe(members: list[BatchProfile], options: DiscoveryOptions) -> tuple[DefiningEvent, ...]:
-    """The event keys at least ``defining_share`` of members show, most shared first."""
-    counts: Counter[EventKey] = Counter(k for m in members for k in m.events)
-    events = []
+    """The event keys at least ``defining_share`` of members show, most shared first.
+
+    A phase-free key ("lactate high in any phase") is part of the definition only when no
+    phase-specific key of the same parameter and direction is: the phase is said when the
+    members agree on it.
+    """
+    extended = [with_phase_free_keys(m.events) for m in members]
+    counts: Counter[EventKey] = Counter(k for events in extended for k in events)
+    kept = {}
     for key, count in counts.items():
         share = count / len(members)
         if share + 1e-9 >= options.defining_share:
-            magnitudes = [m.events[key] for m in members if key in m.events]
-            events.append(DefiningEvent(key, round(share, 4),
-                                        round(float(statistics.median(magnitudes)), 3)))
-    events.sort(key=lambda e: (-e.share, -(e.typical_magnitude or 0.0), e.key))
+            magnitudes = [events[key] for events in extended if key in events]
+            kept[key] = DefiningEvent(key, round(share, 4),
+                                      round(float(statistics.median(magnitudes)), 3))
+    specific = {(k.parameter, k.direction) for k in kept if k.phase is not None}
+    events = [e for k, e in kept.items()
+              if k.phase is not None or (k.parameter, k.direction) not in specific]
+    events.sort(key=lambda e: (-e.share, -(e.typical_magnitude or 0.0), e.key.parameter,
+                               e.key.phase or "", e.key.direction))
     return tuple(events)
 
 

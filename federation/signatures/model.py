@@ -35,7 +35,7 @@ def parameter_label(iri: str) -> str:
     return _parameter_labels().get(iri) or iri.rstrip("/").rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class EventKey:
     """One kind of deviation event: which parameter, in which phase, which way.
 
@@ -45,6 +45,10 @@ class EventKey:
     parameter: str
     phase: str | None
     direction: str
+
+    def __lt__(self, other: EventKey) -> bool:
+        return ((self.parameter, self.phase or "", self.direction)
+                < (other.parameter, other.phase or "", other.direction))
 
     def words(self) -> str:
         where = f"during {self.phase}" if self.phase else "in any phase"
