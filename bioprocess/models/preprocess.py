@@ -50,15 +50,17 @@ def resolve_ranges(axis: np.ndarray, ranges: Sequence[Range] | None) -> list[np.
 
 
 def resample(spectra: np.ndarray, axis_from: np.ndarray, axis_to: np.ndarray,
-             what: str = "spectra") -> np.ndarray:
-    """Spectra recorded on ``axis_from`` linearly interpolated onto ``axis_to``; the target
-    axis must lie within the recorded one (no extrapolation)."""
+             what: str = "spectra", needed: np.ndarray | None = None) -> np.ndarray:
+    """Spectra recorded on ``axis_from`` linearly interpolated onto ``axis_to``. The channels
+    actually used (``needed``, default all of ``axis_to``) must lie within the recorded axis
+    (no extrapolation); unused channels outside it are filled with the edge values."""
     if axis_from.shape == axis_to.shape and np.allclose(axis_from, axis_to):
         return np.asarray(spectra, dtype=float)
     tolerance = 0.5 * float(np.median(np.diff(axis_from)))
-    if axis_to[0] < axis_from[0] - tolerance or axis_to[-1] > axis_from[-1] + tolerance:
+    used = axis_to if needed is None else needed
+    if used[0] < axis_from[0] - tolerance or used[-1] > axis_from[-1] + tolerance:
         raise ValidationError(
-            f"{what}: the model needs wavenumbers {axis_to[0]:g}-{axis_to[-1]:g}; the spectra "
+            f"{what}: the model needs wavenumbers {used[0]:g}-{used[-1]:g}; the spectra "
             f"cover {axis_from[0]:g}-{axis_from[-1]:g} only")
     block = np.asarray(spectra, dtype=float)
     return np.vstack([np.interp(axis_to, axis_from, row) for row in block])
@@ -157,4 +159,4 @@ class SpectralPreprocessor(BaseEstimator, TransformerMixin):
         return (f"range {regions} ({axis.size} channels); {scatter}; Savitzky–Golay "
                 f"{'derivative ' + str(self.deriv) if self.deriv else 'smoothing'}, window "
                 f"{self.window_points_} channels (~{self.window:g} axis units), polynomial "
-                f"order {self.polyorder}; mean-centred and scaled to unit variance")
+                f"order {self.polyorder}")

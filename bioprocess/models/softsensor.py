@@ -139,7 +139,8 @@ class SoftSensor:
         the model's own axis); spectra on another axis are interpolated onto it."""
         block = np.atleast_2d(np.asarray(spectra, dtype=float))
         if wavenumbers is not None:
-            block = resample(block, check_axis(wavenumbers), self.axis)
+            block = resample(block, check_axis(wavenumbers), self.axis,
+                             needed=self.pipeline.named_steps["preprocess"].axis_out_)
         elif block.shape[1] != self.axis.size:
             raise ValidationError(f"spectra have {block.shape[1]} channels; the model expects "
                                   f"{self.axis.size} (give their wavenumbers to resample)")
@@ -269,7 +270,9 @@ def train_soft_sensor(data: SpectralDataset, config: SoftSensorConfig | None = N
         "inputs": (f"spectra from {data.instrument or 'the site analyser'}, "
                    f"{data.wavenumbers.size} channels {data.wavenumbers[0]:g}-"
                    f"{data.wavenumbers[-1]:g} cm⁻¹"),
-        "preprocessing": pipeline.named_steps["preprocess"].describe(),
+        "preprocessing": pipeline.named_steps["preprocess"].describe() + (
+            "; mean-centred" if config.scaling == "centre" else
+            "; mean-centred and scaled to unit variance"),
         "algorithm": chosen.candidate.algorithm,
         "algorithm_name": ALGORITHM_NAMES[chosen.candidate.algorithm],
         "hyperparameters": chosen.candidate.params,
@@ -283,6 +286,8 @@ def train_soft_sensor(data: SpectralDataset, config: SoftSensorConfig | None = N
                     "interval_coverage_holdout": covered,
                     "holdout_out_of_domain_share": held_estimates.out_of_domain_share,
                     "cv_folds": len(folds)},
+        "cv_validation_batches": [sorted(map(str, np.unique(train.groups[valid])))
+                                  for _, valid in folds],
         "prediction_interval": {"coverage": config.coverage, "half_width": half_width,
                                 "method": "split-conformal from out-of-fold residuals of the "
                                           "cross-validation grouped by batch"},
