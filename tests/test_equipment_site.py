@@ -30,7 +30,7 @@ FOULING = Degradation("SITE-A", "BR-2000-1", DegradationKind.SPARGER_FOULING, 2,
 @pytest.fixture(scope="module")
 def site(_drivers: dict[str, Driver], tmp_path_factory: pytest.TempPathFactory) -> dict:
     campaign = generate_campaign(CampaignConfig(
-        n_sites=1, batches_per_site=8, seed=21, days=6.0, fault_rate=0.0,
+        n_sites=1, batches_per_site=8, seed=21, days=4.5, fault_rate=0.0,
         second_sponsor_batches=0, raman_every_h=24.0, degradations=(FOULING,)))
     out = tmp_path_factory.mktemp("equipment") / "c"
     write_campaign(campaign, out, fmt="parquet")
