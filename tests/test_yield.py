@@ -1,0 +1,60 @@
+"""Early yield prediction (pure): final titre from the first X % of a batch, nothing later."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bioprocess.errors import ValidationError
+from bioprocess.models import PartialBatch, YieldModels, predict_final_titre, train_yield_models
+from bioprocess.models.yield_prediction import batch_features
+from tests.models_campaign import batch_history, site_batches
+
+
+@pytest.fixture(scope="module")
+def histories() -> list:
+    return [batch_history(b, "final_titre") for b in site_batches("SITE-A")]
+
+
+@pytest.fixture(scope="module")
+def models(histories: list) -> YieldModels:
+    return train_yield_models(histories[:-1], target="final_titre", unit="g/L")
+
+
+def test_features_use_nothing_after_the_cut_off(histories: list) -> None:
+    history = histories[0]
+    cut = history.until(0.5)
+    later = {tag: (t, np.where(t > cut.elapsed_h, v * 10 + 99, v))
+             for tag, (t, v) in history.series.items()}
+    lab_later = {a: (t, np.where(t > cut.elapsed_h, -v, v)) for a, (t, v) in history.lab.items()}
+    assert batch_features(cut, 336.0) == batch_features(
+        PartialBatch(cut.batch_id, cut.elapsed_h, later, lab_later), 336.0)
+
+
+def test_accuracy_is_reported_per_cut_off_on_held_out_batches(models: YieldModels) -> None:
+    assert sorted(models.models) == [0.25, 0.5, 0.75]
+    for model in models.models.values():
+        assert model.heldout["n"] == len(models.training_batches)  # every batch held out once
+        assert 0 < model.accuracy_pct <= 100
+        assert model.accuracy_pct == pytest.approx(100 - model.heldout["mape_pct"])
+        assert model.drivers and all("per standard deviation" in d for d in model.drivers)
+    card = models.card()
+    assert set(card["by_fraction"]) == {"25%", "50%", "75%"}
+
+
+def test_a_running_batch_is_predicted_from_its_first_half(models: YieldModels,
+                                                          histories: list) -> None:
+    running = histories[-1]
+    prediction = predict_final_titre(models, running.until(0.55))
+    assert prediction.model_fraction == 0.5
+    assert prediction.low < prediction.value < prediction.high
+    # honest bound for 6 training batches: within 25 % of the actual final titre
+    assert abs(prediction.value - running.final_value) < 0.25 * running.final_value
+    with pytest.raises(ValidationError, match="the earliest model needs 25%"):
+        predict_final_titre(models, running.until(0.1))
+
+
+def test_too_few_batches_is_a_clear_error(histories: list) -> None:
+    with pytest.raises(ValidationError, match="needs at least 4 finished batches with a final "
+                                              "final_titre; got 3"):
+        train_yield_models(histories[:3], target="final_titre")
