@@ -20,6 +20,7 @@ from site_node.repository import BatchFilter, SiteRepository
 from twinfed.console import err, out
 from twinfed.equipment_cli import equipment_app
 from twinfed.package_cli import site_package_app
+from twinfed.softsensor_cli import softsensor_app
 from twinfed.twin_cli import twin_app
 
 site_app = typer.Typer(help="A site node: ingest batch bundles, read the site graph, serve "
@@ -27,6 +28,7 @@ site_app = typer.Typer(help="A site node: ingest batch bundles, read the site gr
 site_app.add_typer(twin_app, name="twin")
 site_app.add_typer(equipment_app, name="equipment")
 site_app.add_typer(site_package_app, name="package")
+site_app.add_typer(softsensor_app, name="softsensor")
 
 UriOption = Annotated[str | None, typer.Option("--neo4j-uri", help="bolt URI of the site's "
                                                "Neo4j (default: TWINFED_SITE_NEO4J_URI)")]
