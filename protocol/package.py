@@ -6,9 +6,10 @@ report (``report.html``). The manifest records the SHA-256 of every part, who bu
 package, when, and from which federation state. Both services read and check it here,
 because neither may import the other.
 
-Verification (:func:`read_archive`) refuses an archive when a part listed in the manifest is
-missing, when a file is in the archive but not in the manifest, or when any part's bytes do
-not hash to the manifest's SHA-256 — naming the part, what was found and what was expected.
+Verification (:func:`read_archive`, raising :class:`PackageArchiveError`) refuses an archive
+when a part listed in the manifest is missing, when a file is in the archive but not in the
+manifest, or when any part's bytes do not hash to the manifest's SHA-256 — naming the part,
+what was found and what was expected.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from bioprocess.errors import ValidationError
-
 FORMAT: Final = "twinfed-knowledge-package"
 FORMAT_VERSION: Final = 1
 MANIFEST_NAME: Final = "manifest.json"
+
+
+class PackageArchiveError(ValueError):
+    """The archive is not a package, or a part does not match the manifest (the message
+    names the part); services turn it into their own validation error."""
 
 
 def sha256_hex(data: bytes) -> str:
@@ -110,21 +114,21 @@ def _open(source: bytes | Path) -> zipfile.ZipFile:
     try:
         if isinstance(source, Path):
             if not source.is_file():
-                raise ValidationError(f"package file {source} does not exist")
+                raise PackageArchiveError(f"package file {source} does not exist")
             return zipfile.ZipFile(source)
         return zipfile.ZipFile(io.BytesIO(source))
     except zipfile.BadZipFile as exc:
         where = source if isinstance(source, Path) else "the upload"
-        raise ValidationError(f"{where} must be a knowledge-package zip archive; it is not a "
+        raise PackageArchiveError(f"{where} must be a knowledge-package zip archive; it is not a "
                               f"readable zip file ({exc})") from None
 
 
 def read_archive(source: bytes | Path) -> PackageArchive:
-    """Read and verify a package archive; ``ValidationError`` naming the part otherwise."""
+    """Read and verify a package archive; :class:`PackageArchiveError` naming the part."""
     with _open(source) as archive:
         names = set(archive.namelist())
         if MANIFEST_NAME not in names:
-            raise ValidationError(f"the package must hold {MANIFEST_NAME}; found only "
+            raise PackageArchiveError(f"the package must hold {MANIFEST_NAME}; found only "
                                   f"{sorted(names)[:10]}")
         raw_manifest = archive.read(MANIFEST_NAME)
         try:
@@ -132,25 +136,25 @@ def read_archive(source: bytes | Path) -> PackageArchive:
         except PydanticValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "(document)"
-            raise ValidationError(f"{MANIFEST_NAME}: field '{field}': {first['msg']}") from None
+            raise PackageArchiveError(f"{MANIFEST_NAME}: field '{field}': {first['msg']}") from None
         if manifest.format != FORMAT or manifest.format_version != FORMAT_VERSION:
-            raise ValidationError(f"{MANIFEST_NAME} must declare format {FORMAT} version "
+            raise PackageArchiveError(f"{MANIFEST_NAME} must declare format {FORMAT} version "
                                   f"{FORMAT_VERSION}; got {manifest.format} version "
                                   f"{manifest.format_version}")
         listed = {entry.path for entry in manifest.parts}
         extra = sorted(names - listed - {MANIFEST_NAME})
         if extra:
-            raise ValidationError(f"the archive holds files the manifest does not list (and so "
+            raise PackageArchiveError(f"the archive holds files the manifest does not list (and so "
                                   f"does not vouch for): {extra}")
         files: dict[str, bytes] = {}
         for entry in manifest.parts:
             if entry.path not in names:
-                raise ValidationError(f"part '{entry.name}' ({entry.path}) is listed in the "
+                raise PackageArchiveError(f"part '{entry.name}' ({entry.path}) is listed in the "
                                       "manifest but missing from the archive")
             data = archive.read(entry.path)
             found = sha256_hex(data)
             if found != entry.sha256:
-                raise ValidationError(
+                raise PackageArchiveError(
                     f"part '{entry.name}' ({entry.path}) was changed after the package was "
                     f"built: its SHA-256 must be {entry.sha256} as the manifest records; got "
                     f"{found} instead ({len(data)} bytes, manifest says {entry.bytes})")

@@ -65,7 +65,7 @@ def build(
     if federation:
         import httpx
 
-        from protocol.package import read_archive
+        from federation.packages.diff import verified_archive as read_archive
 
         response = httpx.post(f"{federation.rstrip('/')}/packages", timeout=600,
                               headers={"Authorization": f"Bearer {token}"},
@@ -143,7 +143,7 @@ def demo_package(url: str, admin_token: str, workdir: Path,
     receiving site's driver is given, the package is imported there. Returns the report."""
     import httpx
 
-    from protocol.package import read_archive
+    from federation.packages.diff import verified_archive as read_archive
 
     admin = httpx.Client(base_url=url, timeout=600,
                          headers={"Authorization": f"Bearer {admin_token}"})

@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field
 
 from federation.api.deps import StoreDep
 from federation.api.roles import PackagesBuilder, PackagesReader
-from federation.packages.diff import diff_archives
+from federation.packages.diff import diff_archives, verified_archive
 from federation.packages.service import build_package, software_version
-from protocol.package import read_archive
 
 router = APIRouter()
 
@@ -44,7 +43,8 @@ def build(body: PackageRequest, request: Request, store: StoreDep,
 def diff(old: Annotated[UploadFile, File()], new: Annotated[UploadFile, File()],
          caller: PackagesReader) -> dict[str, object]:
     """What changed between two package archives (both verified first)."""
-    result = diff_archives(read_archive(old.file.read()), read_archive(new.file.read()))
+    result = diff_archives(verified_archive(old.file.read()),
+                           verified_archive(new.file.read()))
     return {"old": result.old, "new": result.new, "same_transfer": result.same_transfer,
             "unchanged": result.unchanged, "parts": result.parts, "ranges": result.ranges,
             "equipment": result.equipment, "risks": result.risks, "whatif": result.whatif,

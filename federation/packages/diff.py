@@ -15,8 +15,9 @@ from pathlib import Path
 from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
+from bioprocess.errors import ValidationError
 from ontology import TF
-from protocol.package import PackageArchive, read_archive
+from protocol.package import PackageArchive, PackageArchiveError, read_archive
 
 TFP = "https://w3id.org/twinfed/parameter/"
 
@@ -161,6 +162,14 @@ def diff_archives(old: PackageArchive, new: PackageArchive) -> PackageDiff:
     return result
 
 
+def verified_archive(source: bytes | Path) -> PackageArchive:
+    """A verified archive, or a :class:`ValidationError` naming the part that failed."""
+    try:
+        return read_archive(source)
+    except PackageArchiveError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def diff_files(old: Path, new: Path) -> PackageDiff:
     """Verify and compare two package files."""
-    return diff_archives(read_archive(old), read_archive(new))
+    return diff_archives(verified_archive(old), verified_archive(new))

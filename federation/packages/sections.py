@@ -285,6 +285,11 @@ def _risks(data: TransferData, sections: Sections) -> tuple[Risk, ...]:
         if len(item.get("sites", ())) >= 2:
             risks.append(Risk(f"recurring failure signature: {item['label']}", "high",
                               item.get("definition", ""), (item["iri"],), "signatures"))
+    for item in sections.models.items:
+        check = str(item.get("facts", {}).get("transfer check on R's data", ""))
+        if "outside the training range" in check:
+            risks.append(Risk(f"soft sensor may not transfer: {item['label']}", "medium",
+                              check, (item["iri"],), "models"))
     if not data.site_batches(data.to_site):
         risks.append(Risk("first run of the process at the receiving site", "medium",
                           "R has run no batch of this process: no envelope, no demonstrated "

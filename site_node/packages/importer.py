@@ -35,7 +35,7 @@ from rdflib.term import Literal, Node
 
 from bioprocess.errors import ValidationError
 from ontology import TF
-from protocol.package import PackageArchive, read_archive
+from protocol.package import PackageArchive, PackageArchiveError, read_archive
 from shapes import validate
 
 TFP = "https://w3id.org/twinfed/parameter/"
@@ -156,7 +156,10 @@ def import_package(driver: Driver, source: Path | bytes, *, site_code: str | Non
                    database: str | None = None) -> ImportReport:
     """Verify, validate and load a package into this site's graph (idempotent)."""
     started = time.perf_counter()
-    archive = read_archive(source)
+    try:
+        archive = read_archive(source)
+    except PackageArchiveError as exc:
+        raise ValidationError(str(exc)) from None
     dataset = check_package(archive, site_code)
     manifest = archive.manifest
     knowledge = knowledge_from(dataset)
