@@ -111,13 +111,14 @@ def print_comparison(comparison: dict[str, Any], *, top: int = 8,
                   title=f"Largest site-to-site differences (top {top})")
     for item in comparison["parameters"][:top]:
         cells = []
+        constant = item.get("constant_within_sites")
         for s in sites:
             summary = item["sites"][s]["summary"]
+            spread = "constant" if constant else f"± {_cell(summary['sd']) or '?'}"
             cells.append("—" if not summary["n"] else
-                         f"{summary['mean']:.4g} ± {_cell(summary['sd']) or '?'} "
-                         f"({summary['n']})")
+                         f"{summary['mean']:.4g} {spread} ({summary['n']})")
         table.add_row(_local(item["parameter"]), item["phase"], item["statistic"], *cells,
-                      _cell(item["separation"]))
+                      "constant per site" if constant else _cell(item["separation"]))
     out.print(table)
     outcomes = Table("outcome", *[f"{s} mean (n)" for s in sites],
                      *[f"{s} Cpk" for s in sites], title="Outcomes and capability")

@@ -314,16 +314,22 @@ def differences(comparison: dict[str, Any]) -> list[str]:
         if len({tuple(v) for v in how.values()}) > 1:
             notes.append(f"measurement of {_local(parameter)}: " + "; ".join(
                 f"{s} {'/'.join(how[s]) or 'not measured'}" for s in sites))
+    constant: dict[tuple[str, str, str], list[str]] = {}
+    separated = []
     for item in comparison["parameters"]:
         means = "; ".join(f"{s} {_fmt(item['sites'][s]['summary']['mean'])}"
                           for s in sites if item["sites"][s]["summary"]["n"])
         unit = f" {item['unit']}" if item["unit"] else ""
-        what = f"{_local(item['parameter'])} {item['statistic']} in {item['phase']}"
-        if item["constant_within_sites"]:
-            notes.append(f"{what}: constant within each site, different between sites "
-                         f"({means}{unit})")
+        if item["constant_within_sites"]:  # one line per parameter and per-site values
+            constant.setdefault((_local(item["parameter"]), item["statistic"],
+                                 f"{means}{unit}"), []).append(item["phase"])
         elif item["separation"] is not None and item["separation"] >= NOTABLE_SEPARATION:
-            notes.append(f"{what}: {item['separation']:.1f} pooled SDs apart ({means}{unit})")
+            separated.append(f"{_local(item['parameter'])} {item['statistic']} in "
+                             f"{item['phase']}: {item['separation']:.1f} pooled SDs apart "
+                             f"({means}{unit})")
+    notes += [f"{name} {stat} in {', '.join(phases)}: constant within each site, different "
+              f"between sites ({values})" for (name, stat, values), phases in constant.items()]
+    notes += separated
     for item in comparison["outcomes"]:
         parts = []
         for s in sites:
