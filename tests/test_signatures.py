@@ -344,7 +344,7 @@ def test_api_errors_are_problem_documents(api: dict) -> None:
     assert unknown_batch.status_code == 404 and "no batch 'NOPE'" in unknown_batch.json()[
         "detail"]
     forbidden = api["eng-beta"].post("/signatures/discover")
-    assert forbidden.status_code == 403 and "admin or quality role" in forbidden.json()[
-        "detail"]
+    # refused by the route (or by the role table in front of it): both name the quality role
+    assert forbidden.status_code == 403 and "quality" in forbidden.json()["detail"]
     bad = qa.post("/signatures/discover", json={"distance_threshold": 3})
     assert bad.status_code in (400, 422) and "distance_threshold" in bad.json()["detail"]
