@@ -348,3 +348,18 @@ def test_api_errors_are_problem_documents(api: dict) -> None:
     assert forbidden.status_code == 403 and "quality" in forbidden.json()["detail"]
     bad = qa.post("/signatures/discover", json={"distance_threshold": 3})
     assert bad.status_code in (400, 422) and "distance_threshold" in bad.json()["detail"]
+
+
+def test_the_demo_step_prints_signatures_in_words_and_says_when_none_recur(
+        api: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from twinfed.signatures_cli import show_discovered_signatures
+
+    show_discovered_signatures(str(api["admin"].base_url), ADMIN)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "sponsor SP-ACME: 10 batches read, 2 recurring signature(s)" in printed
+    assert "lactate high during production (3 of 3 batches, typically 20.0 SD" in printed
+    assert "sites: SITE-A, SITE-C" in printed and "titre 27% below comparable" in printed
+    assert "deviation DEV-A1 (A1, process): root cause media lot; CAPA-A1 quarantine lot " \
+        "(effective: True)" in printed
+    assert "sponsor SP-BETA: 3 batches read, 0 recurring signature(s)" in printed
+    assert "no deviation pattern recurs" in printed
