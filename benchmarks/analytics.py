@@ -25,21 +25,24 @@ What is measured (``main()`` returns the printed figures as a dict):
    over batches whose fault type still has a signature without them, and over all.
 
 **The cheaper path (say so in every report)**: the full pipeline — bundles, Neo4j ingest,
-site analysis, RDF export with SHACL, HTTP sync, alignment, store — takes about as long per
-batch as the demo (~2.5 min for 26 batches on 2 shared cores, i.e. ~10 min per 120-batch
-seed). For the seeds here, each site's data go **in process** through the same code the site
+site analysis, RDF export with SHACL, HTTP sync, alignment, store — is not timed here at
+120 batches. Estimates from runs of it: the demo takes ~2.5 min for 26 batches on an idle
+2-core machine (so roughly 10 min per 120-batch seed, an extrapolation), and
+``tests/test_signatures_pipeline.py`` (18 batches, three Neo4j sites, HTTP sync) took 14.7 min
+on a machine loaded ~7x over its cores. For the seeds here, each site's data go **in
+process** through the same code the site
 node runs after ingest (``bioprocess.analysis.analyse_site`` with the site service's good-batch
 rule and ``site_node.analysis.service._batch_payload``), the same RDF builder
 (``site_node.export.builder.build_dataset``), the same alignment (``federation.align``) and the
 same sponsor split, into an in-memory Oxigraph store with the metadata sync writes; then the
 same discovery code (``federation.signatures.service.SignatureService``) and the same SPARQL
-question. Skipped: Neo4j, bundle parsing, SHACL validation and HTTP. ``--full`` additionally
-runs one seed through the real pipeline (embedded Neo4j, federation over HTTP) and reports
-its time and whether its signatures equal the in-process ones.
+question. Skipped: Neo4j, bundle parsing, SHACL validation and HTTP. The in-process path
+itself is not fast: for one 120-batch seed, 3 min to simulate and 11.5 min of site analysis,
+RDF building, alignment and loading, measured with a load average of ~14 on 2 cores.
 
 No threshold here was tuned to a seed: the discovery settings are the defaults documented in
 ``federation/signatures/discovery.py``. Run: ``python -m benchmarks.analytics [--seeds 1 2 3]
-[--batches-per-site 40] [--full]``.
+[--batches-per-site 40]``.
 """
 
 from __future__ import annotations
