@@ -131,14 +131,18 @@ def batches_page(request: Request) -> Response:
 
 
 def batch_plots(detail: dict[str, Any], tags: list[str] | None = None
-                ) -> list[dict[str, Any]]:
-    """The batch's tags (those with deviation events unless given) against their envelopes."""
+                ) -> tuple[list[dict[str, Any]], list[str], str | None]:
+    """The batch's tags (those with deviation events, largest first, unless given) against
+    their envelopes; also the event tags without a series at the site, and a problem."""
     if tags is None:
-        tags = list(dict.fromkeys(e["tag"] for e in detail["events"]))[:MAX_PLOTS]
-    if not tags or not detail.get("raw"):
-        return []
+        tags = list(dict.fromkeys(e["tag"] for e in detail["events"]))
+    if not tags:
+        return [], [], None
+    if not detail.get("raw"):
+        return [], [], "the batch has no raw-data link (tf:rawData) to its site API"
+    fetched, without, problem = fetch_tags(detail["raw"], tags, MAX_PLOTS)
     plots = []
-    for data in fetch_tags(detail["raw"], tags):
+    for data in fetched:
         spans = [(e["start"], e["start"] + e["duration"]) for e in detail["events"]
                  if e["tag"] == data.tag]
         if data.series is None:
@@ -152,7 +156,7 @@ def batch_plots(detail: dict[str, Any], tags: list[str] | None = None
                                   data.series["t_h"], data.series["v"],
                                   env.get("t_h", ()), env.get("lower", ()),
                                   env.get("mean", ()), env.get("upper", ()), spans)})
-    return plots
+    return plots, without, problem
 
 
 def _batch(site: str, batch_id: str) -> Any:
@@ -162,8 +166,9 @@ def _batch(site: str, batch_id: str) -> Any:
             raise NotFoundError(f"batch '{batch_id}' of site '{site}' is not among the "
                                 "batches you may see")
         tags = request.query_params.getlist("tag") or None
-        return "batch.html", {"b": detail, "plots": batch_plots(detail, tags),
-                              "estimates": queries.estimates(reader, site, batch_id)}
+        plots, without, problem = batch_plots(detail, tags)
+        return "batch.html", {"b": detail, "plots": plots, "without_series": without,
+                              "site_problem": problem}
     return build
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bioprocess.errors import NotFoundError, ValidationError
+from bioprocess.errors import ValidationError
 from federation.registry.service import ForbiddenError
 from federation.web import capabilities, queries, svg
 from federation.web.queries import Reader
@@ -103,21 +103,31 @@ def _signature(signature_id: str) -> Any:
                             ["members", "comparable"],
                             [signature.impact.members_mean, signature.impact.comparable_mean])
         return "signature.html", {**row, "earlier": earlier, "plot": plot,
-                                  "matches": _matching_batches(reader, signature.iri)}
+                                  "matches": _matching_batches(reader, signature)}
     return build
 
 
-def _matching_batches(reader: Reader, iri: str) -> list[dict[str, Any]] | None:
-    """Visible batches that show the signature's defining events (the named question
-    ``batches_matching_signature``), or None when this build lacks that question."""
-    from federation.questions.catalogue import question
+#: A batch matches a signature when it shows this weighted share of its defining events
+#: (the default of the ``batches_matching_signature`` named question).
+MIN_COVERAGE = 0.75
 
-    try:
-        named = question("batches_matching_signature")
-    except NotFoundError:
-        return None
-    rows, _ = reader.select(named.bind({"signature": iri}), prefixed=False)
-    return rows
+
+def _matching_batches(reader: Reader, signature: Any) -> list[dict[str, Any]]:
+    """Visible batches that show the signature's defining events, scored by the signatures
+    capability's own matcher over every visible batch's aligned deviation profile."""
+    from federation.signatures.matching import match
+    from federation.signatures.profiles import read_profiles
+
+    found = []
+    for profile in read_profiles(reader.store, _signature_scope(reader)):
+        if not profile.events:
+            continue
+        result = match(profile, signature)
+        if result.coverage >= MIN_COVERAGE:
+            found.append({"site": profile.site, "batchId": profile.batch_id,
+                          "coverage": result.coverage, "score": result.score,
+                          "evidence": result.explanation()})
+    return sorted(found, key=lambda m: (-m["score"], m["site"], m["batchId"]))
 
 
 @router.get("/signatures/{signature_id}")

@@ -44,19 +44,31 @@ def _get(client: httpx.Client, url: str) -> tuple[dict[str, Any] | None, str | N
     return response.json(), None
 
 
-def fetch_tags(raw_data: str, tags: list[str]) -> list[TagData]:
-    """Series and envelope of every tag of the batch at ``raw_data`` (its site API URL)."""
+def fetch_tags(raw_data: str, tags: list[str], limit: int
+               ) -> tuple[list[TagData], list[str], str | None]:
+    """Series and envelope of the first ``limit`` of ``tags`` that the site holds as time
+    series at ``raw_data`` (the batch on its site API); also the tags it holds no series
+    for (offline lab analytes) and a problem when the site did not answer."""
     if urlsplit(raw_data).scheme not in ("http", "https"):
-        return [TagData(t, None, None, f"the batch's raw-data link is not an http(s) URL: "
-                        f"{raw_data}") for t in tags]
+        return [], [], f"the batch's raw-data link is not an http(s) URL: {raw_data}"
     base = raw_data.rstrip("/")
-    with httpx.Client(timeout=TIMEOUT_S) as client, ThreadPoolExecutor(8) as pool:
-        def one(tag: str) -> TagData:
-            name = quote(tag, safe="")
-            series, problem = _get(client, f"{base}/series/{name}?max_points={MAX_POINTS}")
-            envelope, env_problem = (None, None)
-            if series is not None:
-                envelope, env_problem = _get(client, f"{base}/envelope/{name}")
-            return TagData(tag, series, envelope,
-                           problem or (f"no envelope: {env_problem}" if env_problem else None))
-        return list(pool.map(one, tags))
+    with httpx.Client(timeout=TIMEOUT_S) as client:
+        batch, problem = _get(client, base)
+        if batch is None:
+            return [], [], problem
+        held = {s["tag"] for s in batch.get("series", [])}
+        chosen = [t for t in tags if t in held][:limit]
+        without = [t for t in tags if t not in held]
+
+        with ThreadPoolExecutor(16) as pool:  # every series and envelope at once
+            series = [pool.submit(_get, client, f"{base}/series/{quote(t, safe='')}"
+                                  f"?max_points={MAX_POINTS}") for t in chosen]
+            envelopes = [pool.submit(_get, client, f"{base}/envelope/{quote(t, safe='')}")
+                         for t in chosen]
+            found = []
+            for tag, s_job, e_job in zip(chosen, series, envelopes, strict=True):
+                (data, problem), (envelope, env_problem) = s_job.result(), e_job.result()
+                found.append(TagData(tag, data, envelope if data is not None else None,
+                                     problem or (f"no envelope: {env_problem}"
+                                                 if env_problem else None)))
+        return found, without, None
