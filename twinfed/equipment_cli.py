@@ -58,7 +58,7 @@ def describe_drift(d: DriftAssessment) -> str:
     values = ", ".join(f"{b} {v:.3g}" for b, v in zip(d.batches, d.values, strict=True))
     detected = d.batches[d.detected_index] if d.detected_index is not None else "-"
     change = d.batches[d.change_index] if d.change_index is not None else "-"
-    return (f"{d.asset} {spec.label} [{d.indicator}, {spec.unit}]: {values}; "
+    return (f"{d.asset} {spec.label} ({d.indicator}, {spec.unit}): {values}; "
             f"trend {d.slope_per_batch:+.3g}/batch (Theil-Sen), Mann-Kendall S={d.mk_s} "
             f"p={d.mk_p:.3f}, CUSUM {d.cusum_max:.1f}, noise {d.sigma:.3g}; rule: {d.rule}; "
             f"detected after {detected}, change began at {change}. "
@@ -71,7 +71,8 @@ def print_health(report: HealthReport) -> None:
     for column in ("asset", "kind", "batches", "indicators assessed", "drifting"):
         table.add_column(column)
     for a in report.assets:
-        drifting = ", ".join(d.indicator for d in a.drifts) or "no drift"
+        drifting = (", ".join(d.indicator for d in a.drifts) or "no drift" if a.assessments
+                    else "not judged (a trend needs 4 batches)")
         table.add_row(a.asset, a.kind, str(len(a.batches)), str(len(a.assessments)), drifting)
     out.print(table)
     for d in report.drifts:
@@ -125,7 +126,7 @@ def _print_event(e: dict[str, Any]) -> None:
     deviating = [b["batch_id"] for b in e["evidence"]
                  if b["deviations"] or b["deviation_events"]]
     out.print(f"[bold]{e['asset']}[/] ({e.get('asset_kind') or '?'}) {e['indicator']} "
-              f"[{e['unit']}], {e['rule']}: {values}; slope {e['slope_per_batch']:+.3g}/batch, "
+              f"({e['unit']}), {e['rule']}: {values}; slope {e['slope_per_batch']:+.3g}/batch, "
               f"p={e['mk_p']:.3f}; batches on it that deviated: "
               f"{', '.join(deviating) or 'none'}", highlight=False, soft_wrap=True)
     out.print(f"  {e['recommendation']}", highlight=False, soft_wrap=True)
