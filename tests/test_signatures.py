@@ -363,3 +363,14 @@ def test_the_demo_step_prints_signatures_in_words_and_says_when_none_recur(
         "(effective: True)" in printed
     assert "sponsor SP-BETA: 3 batches read, 0 recurring signature(s)" in printed
     assert "no deviation pattern recurs" in printed
+
+
+def test_the_matching_signature_question_lists_its_evidence_events(store: Store) -> None:
+    SignatureService(store, "t").discover({"SP-ACME"}, NEUTRAL, requested_by="qa")
+    asked = question("batches_matching_signature")
+    assert [(e.column, e.is_list) for e in asked.evidence] == [("batch", False),
+                                                               ("eventList", True)]
+    rows = store.query(asked.bind({}), sponsors={"SP-ACME"}, graphs=(CURATED_GRAPH,)).bindings()
+    c1 = next(r for r in rows if r["batchId"].value == "C1")
+    assert sorted(c1["eventList"].value.split()) == [
+        f"{SITE}SITE-C/batch/C1/event/0", f"{SITE}SITE-C/batch/C1/event/1"]
