@@ -309,7 +309,8 @@ def test_a_package_for_another_site_is_refused(net: dict, package: bytes) -> Non
 # ---------------------------------------------------------------------------------------------
 
 
-def test_diff_shows_a_changed_range_in_the_next_version(net: dict, package: bytes) -> None:
+def test_diff_shows_a_changed_range_in_the_next_version(net: dict, package: bytes,
+                                                       tmp_path: Path) -> None:
     first = read_archive(package)
     dataset = _dataset(package)
     node = next(n for n in dataset.subjects(RDF.type, TF.TransferredParameter)
@@ -326,8 +327,40 @@ def test_diff_shows_a_changed_range_in_the_next_version(net: dict, package: byte
     change = diff_archives(first, second)
     assert any(line.startswith("~ titre in ") and "batches" in line for line in change.ranges), \
         change.render()
-    assert "package diff:" in change.render()
     assert not diff_archives(first, first).ranges
+    # the same through the CLI, on the two files
+    from typer.testing import CliRunner
+
+    from twinfed.cli import app
+
+    old_file, new_file = tmp_path / "v1.zip", tmp_path / "v2.zip"
+    old_file.write_bytes(package)
+    new_file.write_bytes(response.content)
+    result = CliRunner().invoke(app, ["federation", "package", "diff", str(old_file),
+                                      str(new_file)])
+    assert result.exit_code == 0, result.output
+    assert "proven acceptable ranges:" in result.output and "~ titre in" in result.output
+
+
+def test_a_package_that_breaks_its_shapes_is_not_released(net: dict,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import federation.packages.service as service
+
+    real = service.section_graphs
+
+    def without_lineage(*args: object, **kwargs: object) -> dict:
+        graphs = real(*args, **kwargs)
+        node = next(graphs["parameters"].subjects(RDF.type, TF.TransferredParameter))
+        graphs["parameters"].remove((node, PROV.wasDerivedFrom, None))
+        return graphs
+
+    monkeypatch.setattr(service, "section_graphs", without_lineage)
+    response = _build(net)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "does not conform to the knowledge-package shapes and was not released" in detail
+    assert "source batch (prov:wasDerivedFrom)" in detail
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,6 +142,32 @@ BROKEN_PACKAGES = [
     ("package-without-parts",
      f"Knowledge package <{PACKAGE}> has no part (dcterms:hasPart): "
      "expected at least 1 value, found 0."),
+    ("part-without-title",
+     f"Package part <{PACKAGE}/parameters> has no part title (dcterms:title): "
+     "expected exactly 1 value, found 0."),
+    ("recipe-phase-without-order",
+     f"Recipe phase <{PACKAGE}/recipe/growth> has no phase order (tf:phaseOrder): "
+     "expected exactly 1 value, found 0."),
+    ("set-point-without-batches",
+     f"Set point <{PACKAGE}/recipe/growth/set-point/temperature-set-point> has no source batch "
+     "(prov:wasDerivedFrom): expected at least 1 value, found 0."),
+    ("range-without-batches",
+     f"Transferred parameter <{PACKAGE}/parameter/glucose/growth> has no source batch "
+     "(prov:wasDerivedFrom): expected at least 3 values, found 0."),
+    ("range-lower-above-upper",
+     f"Transferred parameter <{PACKAGE}/parameter/glucose/growth> has a lower limit greater "
+     "than its upper limit (tf:lowerLimit): expected a value of at most 4.4 (tf:upperLimit), "
+     "found 5.0."),
+    ("comparison-unknown-aspect",
+     f"Equipment comparison <{PACKAGE}/equipment/scale> has an aspect outside the allowed "
+     'values (tf:aspect): expected one of "scale", "kLa", "mixing", "sensors", "instruments", '
+     'found "colour".'),
+    ("whatif-negative-titre",
+     f"What-if scenario <{PACKAGE}/whatif/1> has a predicted titre out of range "
+     "(tf:predictedTitre): expected a value of at least 0, found -1.0."),
+    ("risk-without-evidence",
+     f"Transfer risk <{PACKAGE}/risk/1> has no evidence (prov:wasDerivedFrom): "
+     "expected at least 1 value, found 0."),
 ]
 
 

@@ -1,0 +1,5 @@
+# A proven acceptable range that does not name the batches it came from.
+BASE <https://w3id.org/twinfed/federation/package/P-1-SITE-A-to-SITE-B/1/>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+
+DELETE WHERE { GRAPH <parameters> { <parameter/glucose/growth> prov:wasDerivedFrom ?batch } }
