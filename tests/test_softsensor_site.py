@@ -230,3 +230,14 @@ def test_the_fitted_model_round_trips_through_the_store(site: dict) -> None:
     sensor, card = load_soft_sensor(site["driver"], site["model"].model_id)
     assert card["artifact_sha256"] and sensor.target == "GLC"
     assert json.dumps(card)  # plain JSON, readable without the model
+
+
+def test_the_demo_step_trains_flags_and_predicts(site: dict, capsys: pytest.CaptureFixture
+                                                 ) -> None:
+    from twinfed.softsensor_cli import demo_soft_sensor
+
+    demo_soft_sensor({SITE: site["driver"]})
+    printed = capsys.readouterr().out
+    assert "model card GLC-" in printed and "RMSEP" in printed
+    assert "injected: shifted 8 cm⁻¹ + spikes" in printed and "OUT OF DOMAIN" in printed
+    assert "final_titre from the first 50%: accuracy" in printed

@@ -40,6 +40,7 @@ from twinfed.package_cli import demo_package
 from twinfed.serving import serve
 from twinfed.signatures_cli import show_discovered_signatures
 from twinfed.site_cli import print_analysis, print_report
+from twinfed.softsensor_cli import demo_soft_sensor
 from twinfed.twin_cli import show_live_twin
 
 MAX_FILE_BYTES = 2**30
@@ -102,6 +103,7 @@ def demo(
                 summaries[site] = SiteRepository(driver).site_summary()
             show_equipment_health(drivers, DEMO_DEGRADATIONS)
             show_live_twin(drivers)
+            demo_soft_sensor(drivers)  # soft sensor, model card, out-of-domain flag, yield
             _show_reingest(drivers, by_site)
             _show_one_batch(drivers)
             _show_exports(drivers)

@@ -198,7 +198,7 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
         out.print(f"{models.target} from the first {fraction:.0%}: accuracy "
                   f"{model.accuracy_pct:.1f} % (100 % − MAPE, held-out batches; mean predictor "
                   f"{model.baseline_accuracy_pct:.1f} %), PLS {model.n_components} components",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     table = Table("batch", f"predicted at {result.at_fraction:.0%}", "95 % interval", "actual",
                   title=f"{models.target} ({models.unit}) predicted from the first "
                         f"{result.at_fraction:.0%} of each batch")
@@ -208,3 +208,76 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
     out.print(table)
     out.print("drivers: " + "; ".join(models.models[result.model_fraction].drivers[:3]),
               highlight=False, soft_wrap=True)
+
+
+def aligned_code(site: str, parameter: str, kind: str) -> str | None:
+    """The site's own code (``kind`` ``tag`` or ``attribute``) that its reviewed alignment
+    file maps to the shared ``parameter`` — how the demo picks its target without assuming
+    a site's names."""
+    from importlib import resources
+    from urllib.parse import unquote
+
+    from rdflib import Graph
+    from rdflib.namespace import SKOS
+
+    from ontology import TFP, site_base
+
+    path = resources.files("ontology.alignments") / f"{site}.ttl"
+    if not path.is_file():
+        return None
+    graph = Graph().parse(data=path.read_text(), format="turtle")
+    prefix = f"{site_base(site)}{kind}/"
+    codes = sorted(unquote(str(s)[len(prefix):]) for s in
+                   graph.subjects(SKOS.exactMatch, TFP[parameter]) if str(s).startswith(prefix))
+    return codes[0] if codes else None
+
+
+def demo_soft_sensor(drivers: dict[str, Any]) -> None:
+    """Demo step: train a glucose soft sensor at one site, print its card, apply it, flag an
+    injected out-of-domain spectrum, predict final titre of the latest batches at 50 %."""
+    import time
+
+    import numpy as np
+
+    from site_node.models.data import spectra_with_lab
+    from site_node.models.estimates import apply_soft_sensor
+    from site_node.models.store import load_soft_sensor
+    from site_node.models.training import train_and_store
+    from site_node.models.yield_service import early_yield
+
+    started = time.perf_counter()
+    site = sorted(drivers)[0]
+    driver = drivers[site]
+    target = aligned_code(site, "glucose", "tag")
+    if target is None:
+        out.print(f"{site}: no lab code is aligned to glucose; soft-sensor demo skipped")
+        return
+    processes = driver.execute_query(
+        "MATCH (b:Batch)-[:HAS_SPECTRA]->() RETURN b.process AS p, count(b) AS n "
+        "ORDER BY n DESC LIMIT 1")[0]
+    process = processes[0]["p"]
+    out.rule(f"{site}: soft sensor for {target} (process {process})")
+    stored = train_and_store(driver, target, process=process)
+    print_card(stored.card)
+    report = apply_soft_sensor(driver, stored.model_id, site_code=site)
+    out.print(f"applied to {report.batches} batches: {report.estimates} estimates, "
+              f"{report.out_of_domain} out of domain, {report.compared} paired with lab values",
+              highlight=False)
+    sensor, _ = load_soft_sensor(driver, stored.model_id)
+    batch = spectra_with_lab(driver, target, process=process).batches[-1]
+    spectrum = batch.spectra[len(batch.t_h) // 2]
+    wn = batch.wavenumbers
+    injected = np.vstack([spectrum, np.interp(wn - 8.0, wn, spectrum)])  # re-calibrated probe
+    injected[1, ::97] *= 3.0  # plus cosmic-ray spikes
+    flags = sensor.apply(injected, wn)
+    for label, i in (("the batch's own spectrum", 0), ("injected: shifted 8 cm⁻¹ + spikes", 1)):
+        verdict = "in domain" if flags.in_domain[i] else f"OUT OF DOMAIN — {flags.reason[i]}"
+        out.print(f"  {label:36} estimate {flags.value[i]:.2f} {sensor.unit}: {verdict}",
+                  highlight=False, soft_wrap=True)
+    attribute = aligned_code(site, "titre", "attribute")
+    if attribute is not None:
+        try:
+            print_yield(early_yield(driver, attribute, at_fraction=0.5, process=process))
+        except ValidationError as exc:
+            out.print(f"early yield prediction skipped: {exc}", highlight=False)
+    out.print(f"soft-sensor demo step: {time.perf_counter() - started:.1f} s", highlight=False)

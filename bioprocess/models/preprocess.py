@@ -146,7 +146,8 @@ class SpectralPreprocessor(BaseEstimator, TransformerMixin):
         for segment in self.segments_:
             part = block[:, start:start + segment.size]
             start += segment.size
-            parts.append(savgol_filter(part, self.window_points_, self.polyorder,
+            parts.append(part if self.deriv < 0 else  # deriv < 0: no Savitzky–Golay at all
+                         savgol_filter(part, self.window_points_, self.polyorder,
                                        deriv=self.deriv, axis=1))
         return np.hstack(parts)
 
@@ -156,6 +157,8 @@ class SpectralPreprocessor(BaseEstimator, TransformerMixin):
                             for s in self.segments_)
         scatter = {"snv": "standard normal variate", "msc": "multiplicative scatter "
                    "correction", "none": "no scatter correction"}[self.scatter]
+        if self.deriv < 0:
+            return f"range {regions} ({axis.size} channels); {scatter}; no smoothing"
         return (f"range {regions} ({axis.size} channels); {scatter}; Savitzky–Golay "
                 f"{'derivative ' + str(self.deriv) if self.deriv else 'smoothing'}, window "
                 f"{self.window_points_} channels (~{self.window:g} axis units), polynomial "

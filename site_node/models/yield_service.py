@@ -33,9 +33,11 @@ def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
     """Models trained on all but the ``running`` latest batches; those predicted from their
     first ``at_fraction``."""
     histories, unit = batch_histories(driver, attribute, process=process, database=database)
-    if len(histories) < running + 4:
-        raise ValidationError(f"early yield prediction needs at least {running + 4} finished "
-                              f"batches with '{attribute}'; the site has {len(histories)}")
+    if len(histories) < 5:
+        raise ValidationError(f"early yield prediction needs at least 5 finished batches with "
+                              f"'{attribute}' (4 to train, 1 to predict); the site has "
+                              f"{len(histories)}")
+    running = max(1, min(running, len(histories) - 4))
     fractions = sorted({*DEFAULT_FRACTIONS, at_fraction})
     models = train_yield_models(histories[:-running], target=attribute, unit=unit,
                                 fractions=fractions)
