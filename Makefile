@@ -35,6 +35,7 @@ bench: setup
 	$(PY) -m benchmarks.analysis_site
 	$(PY) -m benchmarks.store
 	$(PY) -m benchmarks.federation
+	$(PY) -m benchmarks.models
 	$(PY) -m benchmarks.questions
 	$(PY) -m benchmarks.analytics
 	$(PY) -m benchmarks.equipment
