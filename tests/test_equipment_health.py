@@ -138,3 +138,31 @@ def test_degradation_ground_truth_and_default_off() -> None:
             assert a.final_titre_g_l == b.final_titre_g_l
         elif a.batch_id == on_asset[1]:
             assert 0.8 < b.truth["kla"].iloc[0] / a.truth["kla"].iloc[0] < 0.85
+
+
+def test_tag_roles_come_from_the_alignment_not_from_tag_names() -> None:
+    from site_node.equipment.roles import load_roles, roles_from_alignment
+
+    roles = load_roles("SITE-B", {"BR5_DO101": "mg/L", "BR5_DO102": "mg/L"})
+    record, second = roles.roles["BR5_DO101"], roles.roles["BR5_DO102"]
+    assert (record.parameter, record.of_record) == ("dissolved-oxygen", True)
+    assert record.multiplier == pytest.approx(14.858841010401188)  # declared in SITE-B.ttl
+    assert (second.parameter, second.of_record) == ("dissolved-oxygen", False)
+    assert second.multiplier == record.multiplier
+    t = np.array([0.0, 0.01])
+    signals = roles.signals({"BR5_DO101": (t, np.array([2.0, 2.0])), "OTHER": (t, t)})
+    assert signals.series["dissolved-oxygen"][1] == pytest.approx([29.7177, 29.7177], abs=1e-3)
+    assert signals.redundant == {}
+    # any site: a tag named anything, in a unit the alignment names but does not convert
+    text = """
+    @prefix tf: <https://w3id.org/twinfed/ontology#> .
+    @prefix tfp: <https://w3id.org/twinfed/parameter/> .
+    @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+    <https://w3id.org/twinfed/site/SITE-Z/tag/q17> skos:exactMatch tfp:oxygen-uptake-rate ;
+        tf:unitConversion [ tf:fromUnit "mmol/L/d" ] .
+    <https://w3id.org/twinfed/site/SITE-Z/tag/zz> tf:siteLocalReason "second probe" ;
+        tf:redundantMeasurementOf tfp:oxygen-uptake-rate .
+    """
+    z = roles_from_alignment("SITE-Z", text, {"q17": "mmol/L/d", "zz": "furlongs"})
+    assert z.roles["q17"].multiplier == pytest.approx(1 / 24)
+    assert "zz" not in z.roles and "cannot be converted" in z.notes[0]
