@@ -79,7 +79,7 @@ def _series(row: dict[str, Any], vocab: SiteVocabulary, parameter: str,
             batch_id: str) -> tuple[np.ndarray, np.ndarray] | None:
     names = set(vocab.names_for(parameter))
     for s in row["setpoints"]:
-        if s["tag"] in names and s["t"]:
+        if s["tag"] in names and len(s["t"]):
             conv = to_canonical(SETPOINT_PARAMETERS[parameter], s["unit"],
                                 f"batch {batch_id}, tag {s['tag']}")
             return np.asarray(s["t"], float), conv(np.asarray(s["v"], float))
@@ -90,7 +90,7 @@ def _feed_series(row: dict[str, Any], vocab: SiteVocabulary, batch_id: str
                  ) -> tuple[np.ndarray, np.ndarray] | None:
     mapped = set(vocab.tags)
     flows = [s for s in row["setpoints"]
-             if s["tag"] not in mapped and is_flow_unit(s["unit"]) and s["t"]]
+             if s["tag"] not in mapped and is_flow_unit(s["unit"]) and len(s["t"])]
     if len(flows) > 1:
         raise ValidationError(
             f"batch {batch_id}: the feed set point is read as the one set-point tag with a "
