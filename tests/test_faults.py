@@ -30,6 +30,7 @@ from neo4j import Driver
 import site_node.sync.client as sync_client
 from bioprocess.errors import StoreUnavailableError, TwinfedError
 from federation.api.app import create_app
+from federation.audit import audit_log_in
 from federation.config import FederationSettings
 from site_node.export.service import export_site
 from site_node.ingest.service import ingest_bundle
@@ -395,6 +396,12 @@ def test_duplicate_and_reordered_deliveries_lose_and_duplicate_nothing(
                   if h["outcome"] == "stored"]
         assert len(stored) == 3
         site.close()
+    entries = audit_log_in(tmp_path).entries()
+    outcomes = [e.details["outcome"] for e in entries if e.action == "sync.push"]
+    assert outcomes.count("stored") == 3 and outcomes.count("duplicate") == 3
+    assert outcomes.count("refused-out-of-order") == 2 and "refused-reused-id" in outcomes
+    assert len([e for e in entries if e.action == "alignment.change"]) == 1  # first alignment
+    assert audit_log_in(tmp_path).verify().intact
 
 
 def test_a_full_disk_at_the_federation_refuses_cleanly_and_sync_resumes(

@@ -116,6 +116,8 @@ class SyncService:
         replayed = self._replay(principal, site, push)
         if replayed is not None:
             return replayed
+        meta = self.store.graph_metadata([meta_graph_iri(site)]).get(meta_graph_iri(site))
+        previous_alignment = meta.alignment_version if meta else None
         try:
             ack = self._store_push(site, push)
         except ValidationError as exc:
@@ -128,6 +130,10 @@ class SyncService:
         self._audit(principal, push, "stored", batches_stored=ack.batches_stored,
                     batches_deleted=ack.batches_deleted, acknowledged_rev=ack.acknowledged_rev,
                     alignment_version=ack.alignment_version)
+        if self.audit is not None and ack.alignment_version != previous_alignment:
+            self.audit.record(principal.name, "alignment.change", site, {
+                "from": previous_alignment, "to": ack.alignment_version,
+                "push_id": push.push_id})
         return ack
 
     def _replay(self, principal: Principal, site: str, push: SyncPush) -> SyncAck | None:
