@@ -68,12 +68,13 @@ def describe_drift(d: DriftAssessment) -> str:
 def print_health(report: HealthReport) -> None:
     """Per asset: batches, indicators assessed, drifting indicators; then each drift."""
     table = Table(title=f"{report.site}: equipment health", show_lines=False)
-    for column in ("asset", "kind", "batches", "indicators assessed", "drifting"):
+    for column in ("asset", "kind", "process", "batches", "indicators assessed", "drifting"):
         table.add_column(column)
     for a in report.assets:
         drifting = (", ".join(d.indicator for d in a.drifts) or "no drift" if a.assessments
                     else "not judged (a trend needs 4 batches)")
-        table.add_row(a.asset, a.kind, str(len(a.batches)), str(len(a.assessments)), drifting)
+        table.add_row(a.asset, a.kind, a.process, str(len(a.batches)), str(len(a.assessments)),
+                      drifting)
     out.print(table)
     for d in report.drifts:
         out.print(f"  [yellow]drift[/] {describe_drift(d)}", highlight=False, soft_wrap=True)
@@ -102,7 +103,8 @@ def show_equipment_health(drivers: dict[str, Driver],
                     else f"not judged ({len(a.batches)} batches; a trend needs 4)")
             real = (f"degrading ({d.kind}, from its batch {d.onset_use}, {d.rate:g}/batch)"
                     if d else "no degradation")
-            out.print(f"  {site} {a.asset}: {said}; ground truth: {real}", highlight=False)
+            out.print(f"  {site} {a.asset} ({a.process}): {said}; ground truth: {real}",
+                      highlight=False)
     return reports
 
 
@@ -125,7 +127,8 @@ def _print_event(e: dict[str, Any]) -> None:
     values = ", ".join(f"{b} {v:.3g}" for b, v in zip(e["batches"], e["values"], strict=True))
     deviating = [b["batch_id"] for b in e["evidence"]
                  if b["deviations"] or b["deviation_events"]]
-    out.print(f"[bold]{e['asset']}[/] ({e.get('asset_kind') or '?'}) {e['indicator']} "
+    out.print(f"[bold]{e['asset']}[/] ({e.get('asset_kind') or '?'}, process "
+              f"{e.get('process') or '?'}) {e['indicator']} "
               f"({e['unit']}), {e['rule']}: {values}; slope {e['slope_per_batch']:+.3g}/batch, "
               f"p={e['mk_p']:.3f}; batches on it that deviated: "
               f"{', '.join(deviating) or 'none'}", highlight=False, soft_wrap=True)

@@ -33,8 +33,8 @@ _USES = """
 MATCH (b:Batch)-[:HAS_UNIT_OPERATION]->(:UnitOperation)-[:USES_EQUIPMENT]->(q:Equipment)
 WHERE q.working_volume_l IS NOT NULL AND b.status IN ['complete', 'aborted', 'rejected']
 RETURN DISTINCT q.equipment_id AS asset, q.kind AS kind, b.batch_id AS batch_id,
-       b.start AS start
-ORDER BY asset, start, batch_id
+       b.start AS start, b.process AS process, b.sponsor AS sponsor
+ORDER BY asset, process, start, batch_id
 """
 _SERIES = """
 MATCH (b:Batch)-[:HAS_SERIES]->(ts:TimeSeries)
@@ -50,13 +50,19 @@ RETURN b.batch_id AS batch_id, l.analyte AS tag, collect([l.t_h, l.value]) AS sa
 
 @dataclass
 class AssetHealth:
-    """One asset: its batches in order, indicator values, and each indicator's assessment."""
+    """One asset's batches of one process, in order: indicator values and assessments.
+
+    Drift is judged per asset *and process*: indicators such as controller effort depend on
+    the culture, and a process belongs to one sponsor, so the evidence of a drift event
+    never mixes sponsors' batches (nor lands in a graph another sponsor's users cannot see).
+    """
 
     asset: str
     kind: str
     batches: list[str]
     indicators: dict[str, dict[str, float]]  # batch_id -> indicator -> value
     assessments: list[DriftAssessment] = field(default_factory=list)
+    process: str = ""
 
     @property
     def drifts(self) -> list[DriftAssessment]:
@@ -101,9 +107,11 @@ def compute_health(driver: Driver, site_code: str, *, rule: DriftRule | None = N
                                             "t.unit AS unit", database_=database, routing_="r")
     roles = roles or load_roles(site_code, {r["name"]: r["unit"] for r in units_rows})
     uses, _, _ = driver.execute_query(_USES, database_=database, routing_="r")
-    by_asset: dict[str, AssetHealth] = {}
+    by_asset: dict[tuple[str, str], AssetHealth] = {}
     for r in uses:
-        health = by_asset.setdefault(r["asset"], AssetHealth(r["asset"], r["kind"] or "", [], {}))
+        key = (r["asset"], r["process"] or "")
+        health = by_asset.setdefault(key, AssetHealth(r["asset"], r["kind"] or "", [], {},
+                                                      process=key[1]))
         health.batches.append(r["batch_id"])
     ids = sorted({b for h in by_asset.values() for b in h.batches})
     series = _series_by_batch(driver, ids, sorted(roles.roles), database) if ids else {}
@@ -114,7 +122,8 @@ def compute_health(driver: Driver, site_code: str, *, rule: DriftRule | None = N
     notes = list(roles.notes)
     if not roles.roles:
         notes.append("no tag has a parameter role: no indicator can be computed")
-    return HealthReport(site_code, sorted(by_asset.values(), key=lambda h: h.asset), notes)
+    return HealthReport(site_code, sorted(by_asset.values(), key=lambda h: (h.asset, h.process)),
+                        notes)
 
 
 def _assess(assets: list[AssetHealth], rule: DriftRule) -> None:
@@ -137,7 +146,6 @@ def _assess(assets: list[AssetHealth], rule: DriftRule) -> None:
 
 def _payloads(report: HealthReport) -> dict[str, dict[str, Any]]:
     payloads: dict[str, dict[str, Any]] = {}
-    kinds = {a.asset: a.kind for a in report.assets}
     for health in report.assets:
         for batch_id in health.batches:
             p = payloads.setdefault(batch_id, {"batch_id": batch_id, "indicators": [],
@@ -147,8 +155,9 @@ def _payloads(report: HealthReport) -> dict[str, dict[str, Any]]:
                 p["indicators"].append({"asset": health.asset, "indicator": name,
                                         "component": spec.component, "value": float(value),
                                         "unit": spec.unit})
-    for d in report.drifts:
-        payloads[d.batches[-1]]["drifts"].append(drift_record(d, kinds[d.asset]))
+    for health in report.assets:
+        for d in health.drifts:
+            payloads[d.batches[-1]]["drifts"].append(drift_record(d, health.kind, health.process))
     for p in payloads.values():
         p["hash"] = hashlib.sha256(json.dumps(
             {"i": p["indicators"], "d": p["drifts"]}, sort_keys=True,
@@ -156,10 +165,11 @@ def _payloads(report: HealthReport) -> dict[str, dict[str, Any]]:
     return payloads
 
 
-def drift_record(d: DriftAssessment, kind: str) -> dict[str, Any]:
+def drift_record(d: DriftAssessment, kind: str, process: str = "") -> dict[str, Any]:
     """A drift assessment as the properties of its ``EquipmentDriftEvent`` node."""
     return {
-        "event_id": f"{d.asset}/{d.indicator}", "asset": d.asset, "asset_kind": kind,
+        "event_id": f"{d.asset}/{process}/{d.indicator}", "asset": d.asset,
+        "asset_kind": kind, "process": process,
         "indicator": d.indicator, "component": d.component, "unit": d.unit, "rule": d.rule,
         "detected_batch": d.batches[d.detected_index] if d.detected_index is not None else None,
         "change_batch": d.batches[d.change_index] if d.change_index is not None else None,

@@ -256,6 +256,8 @@ class EquipmentDriftEvent(StructuredNode):
     event_id = StringProperty(index=True, required=True)
     asset = StringProperty(index=True, required=True)
     asset_kind = StringProperty()
+    #: the process whose batches on the asset were judged (drift is per asset and process)
+    process = StringProperty()
     indicator = StringProperty(required=True)
     component = StringProperty()
     unit = StringProperty()
