@@ -106,6 +106,12 @@ def test_cli_follow_prints_the_narrowing_forecast(site_graph: Driver,
                                       "--members", "16", "--neo4j-uri", _uri(site_graph)])
     assert result.exit_code == 0, result.output
     assert "final titre" in result.output and "%" in result.output
+    card = CliRunner().invoke(app, ["site", "twin", "card", st.batch.batch_id, "--members", "16",
+                                    "--neo4j-uri", _uri(site_graph)])
+    assert card.exit_code == 0, card.output
+    described = json.loads(card.output)
+    assert described["parts"]["mechanistic_core"]["assumptions"]
+    assert st.batch.batch_id not in described["training_batches"]
     missing = CliRunner().invoke(app, ["site", "twin", "follow", "NO-SUCH-BATCH",
                                        "--neo4j-uri", _uri(site_graph)])
     assert missing.exit_code == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -103,6 +104,28 @@ def recommend_command(
             out.print(f"stored as recommendation {rec_id}", highlight=False)
     finally:
         driver.close()
+
+
+@twin_app.command("card")
+def card_command(
+    batch_id: Annotated[str, typer.Argument(help="the batch whose twin to describe")],
+    neo4j_uri: UriOption = None,
+    members: MembersOption = 32,
+) -> None:
+    """Print the model card (JSON) of the live twin learned for a batch: parts, assumptions,
+    inputs, outputs, applicability domain, proven ranges."""
+    settings = _settings(neo4j_uri)
+    driver = connect(settings)
+    try:
+        st = site_twin(driver, batch_id, settings=FilterSettings(n_members=members),
+                       database=settings.neo4j_database)
+    finally:
+        driver.close()
+    card = {**st.card(), "training_batches": list(st.training_batches),
+            "proven_ranges": {k: {"low": r.low, "high": r.high, "unit": r.unit,
+                                  "method": r.method, "batches": list(r.batch_ids)}
+                              for k, r in st.ranges.items()}}
+    typer.echo(json.dumps(card, indent=2, default=str))
 
 
 def print_recommendation(rec) -> None:  # noqa: ANN001
