@@ -8,8 +8,9 @@ logs in through the form; each page is requested :data:`REPEAT` times after one 
 and the server's own time (``Server-Timing`` header: query + plots + template) is reported
 as p50/max against the issue's 1 s target. Baselines, in the same run: the JSON API call
 that returns the same data (``GET /sites``, the deviation and batch queries on ``/sparql``,
-the named question on ``/sparql``, and for a batch page the site API's series calls it
-makes), timed end to end from the client.
+the named question on ``/sparql``, and for a batch page the site API calls it makes, one
+after the other: the batch, then series and envelope of up to six deviating tags), timed
+end to end from the client.
 
 Run: ``python -m benchmarks.dashboard [--batches 8] [--repeat 5] [--hold]``; ``--hold``
 keeps the network up (prints URLs and tokens) for working on the pages. ``main()`` returns
@@ -130,18 +131,21 @@ def measure(net: dict[str, Any], repeat: int = REPEAT) -> dict[str, Any]:
         GROUP BY ?site ?id ?raw ORDER BY DESC(?n) LIMIT 1"""}).json()["results"]["bindings"][0]
     site, batch_id, raw = (batches[k]["value"] for k in ("site", "id", "raw"))
     tags = [r["tag"]["value"] for r in api.post("/sparql", data={"query": PREFIXES + f"""
-        SELECT DISTINCT ?tag WHERE {{ ?b tf:batchId "{batch_id}" . ?e tf:ofBatch ?b ;
-          a tf:DeviationEvent ; tf:ofTag ?t . ?t skos:prefLabel ?tag }} LIMIT 6"""}
+        SELECT ?tag (MAX(?m) AS ?top) WHERE {{ ?b tf:batchId "{batch_id}" . ?e tf:ofBatch ?b ;
+          a tf:DeviationEvent ; tf:ofTag ?t ; tf:magnitude ?m . ?t skos:prefLabel ?tag }}
+        GROUP BY ?tag ORDER BY DESC(?top)"""}
         ).json()["results"]["bindings"]]
     deviations_query = PREFIXES + deviations_sparql(DeviationFilter(), 500)
     site_client = httpx.Client(timeout=60)
 
     def raw_series() -> httpx.Response:
-        last = None
-        for tag in tags:
-            last = site_client.get(f"{raw}/series/{tag}", params={"max_points": 400})
+        """The site API calls the batch page makes, one after the other."""
+        detail = site_client.get(raw)
+        held = {s["tag"] for s in detail.json()["series"]}
+        for tag in [t for t in tags if t in held][:6]:
+            site_client.get(f"{raw}/series/{tag}", params={"max_points": 400})
             site_client.get(f"{raw}/envelope/{tag}")
-        return last  # type: ignore[return-value]
+        return detail
 
     cases: dict[str, tuple[Callable[[], httpx.Response], Callable[[], httpx.Response]]] = {
         "sites": (lambda: ui.get("/ui/sites"), lambda: api.get("/sites")),
@@ -156,7 +160,7 @@ def measure(net: dict[str, Any], repeat: int = REPEAT) -> dict[str, Any]:
         "question our_titre": (lambda: ui.get("/ui/questions/our_titre"),
                                lambda: api.post("/sparql",
                                                 data={"query": question("our_titre").bind()})),
-        "questions": (lambda: ui.get("/ui/questions"), lambda: api.get("/health")),
+        "questions": (lambda: ui.get("/ui/questions"), lambda: api.get("/questions")),
         "sparql console": (lambda: ui.get("/ui/sparql", params={"query": PREFIXES +
                            "SELECT ?site (COUNT(?b) AS ?n) WHERE { ?b tf:atSite ?s . "
                            "?s tf:siteCode ?site } GROUP BY ?site"}),
@@ -164,8 +168,20 @@ def measure(net: dict[str, Any], repeat: int = REPEAT) -> dict[str, Any]:
                            "SELECT ?site (COUNT(?b) AS ?n) WHERE { ?b tf:atSite ?s . "
                            "?s tf:siteCode ?site } GROUP BY ?site"})),
     }
-    for key in ("signatures", "compare", "trace", "models", "packages"):
-        cases[key] = (lambda k=key: ui.get(f"/ui/{k}"), lambda: api.get("/health"))
+    batch_iri = f"https://w3id.org/twinfed/site/{site}/batch/{batch_id}"
+    process = api.post("/sparql", data={"query": PREFIXES + """
+        SELECT ?code WHERE { ?b tf:ofProcess ?p . ?p tf:processCode ?code } LIMIT 1"""}
+        ).json()["results"]["bindings"][0]["code"]["value"]
+    paired = {  # page -> the API call serving the same data (a capability's own route)
+        "signatures": ("/ui/signatures", "/signatures", {}),
+        "compare": ("/ui/compare", "/compare", {"process": process}),
+        "trace": ("/ui/trace", "/trace", {"iri": batch_iri}),
+        "models": ("/ui/models", "/health", {}),
+        "packages": ("/ui/packages", "/health", {}),
+    }
+    for key, (page_path, api_path, params) in paired.items():
+        cases[key] = (lambda p=page_path, q=params: ui.get(p, params=q),
+                      lambda p=api_path, q=params: api.get(p, params=q))
     results: dict[str, Any] = {}
     print(f"{'page':<22}{'server p50':>11}{'server max':>11}{'wall p50':>10}"
           f"{'API p50':>9}{'ratio':>7}  (ms; target < {TARGET_S * 1000:.0f} ms server)")

@@ -82,6 +82,15 @@ class Reader:
         rows = [{k: python_value(v) for k, v in row.items()} for row in result.bindings()]
         return rows, result.truncated
 
+    def select_in(self, graphs: list[str], sparql: str) -> list[dict[str, Any]]:
+        """Rows of a SELECT over the union of ``graphs`` only (each must be in scope, or
+        the store refuses): a few graphs make a small dataset, so queries are fast."""
+        scope = self.scope
+        result = self.store.query(PREFIXES + sparql, graphs=scope.graphs,
+                                  sponsors=scope.sponsors, default_graphs=graphs,
+                                  timeout_s=self.timeout_s, max_results=self.max_results)
+        return [{k: python_value(v) for k, v in row.items()} for row in result.bindings()]
+
     def run(self, sparql: str) -> QueryResult:
         """Any read-only query as given (the console): the raw result, within the scope."""
         scope = self.scope
@@ -214,16 +223,22 @@ def batch(reader: Reader, site: str, batch_id: str) -> dict[str, Any] | None:
         return None
     out = dict(facts[0])
     out["site"], out["batch_id"] = site, batch_id
-    # The batch's IRI, from the store, anchors the rest (Oxigraph then starts from it).
     b = str(ox.NamedNode(out["b"]))
-    out["quality"] = reader.rows(f"""
+    # The rest reads only the batch's own graph (docs/rdf-export.md: named like the batch)
+    # and the site's shared meta graph (tag names): a small dataset where OPTIONALs are
+    # cheap (Oxigraph evaluates an OPTIONAL on its own before joining; over the sponsor's
+    # whole union an unanchored one reads every aligned value of every batch).
+    graphs = [g for g in reader.store.graph_metadata([out["b"]])]
+    graphs += [g for g in reader.store.graphs_where(site=site) if g in reader.scope.graphs]
+    select = (lambda q: reader.select_in(graphs, q)) if out["b"] in graphs else reader.rows
+    out["quality"] = select(f"""
         SELECT ?attribute ?value ?unit ?aligned ?alignedUnit ?low ?high WHERE {{
           ?q tf:ofBatch {b} ; a tf:QualityResult ; tf:attribute ?attribute ; tf:value ?value ;
              tf:unitLabel ?unit .
           OPTIONAL {{ ?q tf:alignedValue ?aligned ; tf:alignedUnit ?alignedUnit }}
           OPTIONAL {{ ?q tf:specLow ?low }} OPTIONAL {{ ?q tf:specHigh ?high }}
         }} ORDER BY ?attribute""")
-    out["events"] = reader.rows(f"""
+    out["events"] = select(f"""
         SELECT ?tag ?parameter ?phase ?direction ?magnitude ?start ?duration WHERE {{
           ?e tf:ofBatch {b} ; a tf:DeviationEvent ; tf:ofTag ?t ; tf:direction ?direction ;
              tf:magnitude ?magnitude ; tf:startHour ?start ; tf:durationHours ?duration ;
@@ -231,17 +246,17 @@ def batch(reader: Reader, site: str, batch_id: str) -> dict[str, Any] | None:
           ?ph tf:phaseName ?phase . ?t skos:prefLabel ?tag .
           OPTIONAL {{ ?e tf:parameter ?parameter }}
         }} ORDER BY DESC(?magnitude)""")
-    out["deviations"] = reader.rows(f"""
+    out["deviations"] = select(f"""
         SELECT ?deviationId ?opened ?category ?description ?rootCause ?status WHERE {{
           ?d tf:ofBatch {b} ; a tf:DeviationRecord ; tf:deviationId ?deviationId ;
              tf:openedAt ?opened ; tf:category ?category ; dcterms:description ?description .
           OPTIONAL {{ ?d tf:rootCause ?rootCause }} OPTIONAL {{ ?d tf:recordStatus ?status }}
         }} ORDER BY ?opened""")
-    out["estimates"] = reader.rows(f"""
+    out["estimates"] = select(f"""
         SELECT ?estimate ?modelId ?hour ?value ?unit ?inDomain WHERE {{
           ?estimate tf:ofBatch {b} ; a tf:Estimate ; tf:fromModel ?m ; tf:sampleHour ?hour .
           OPTIONAL {{ ?m tf:modelId ?modelId }}
-          OPTIONAL {{ ?estimate tf:value ?value }} OPTIONAL {{ ?estimate tf:unitLabel ?unit }}
+          OPTIONAL {{ ?estimate tf:value ?value ; tf:unitLabel ?unit }}
           OPTIONAL {{ ?estimate tf:inDomain ?inDomain }}
         }} ORDER BY ?hour LIMIT 12""")
     return out
