@@ -143,6 +143,13 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def _holders(permission: str) -> str:
+    """``"quality, auditor or admin"``: the roles granting ``permission``, admin last."""
+    holders = [r for r in ROLE_PERMISSIONS if permission in ROLE_PERMISSIONS[r]
+               and r != "admin"]
+    return " or ".join([", ".join(holders), "admin"]) if holders else "admin"
+
+
 def require(permission: str) -> Callable[..., Principal]:
     """A dependency: the authenticated caller, if one of its roles grants ``permission``."""
     if permission not in PERMISSIONS:
@@ -151,10 +158,9 @@ def require(permission: str) -> Callable[..., Principal]:
     def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if permission not in permissions_of(principal):
             roles = ", ".join(sorted(principal.roles)) or "none"
-            allowed = sorted(r for r, p in ROLE_PERMISSIONS.items() if permission in p)
             raise ForbiddenError(f"this call needs the '{permission}' permission "
-                                 f"({PERMISSIONS[permission]}), held by roles "
-                                 f"{', '.join(allowed)}; the caller has roles {roles}")
+                                 f"({PERMISSIONS[permission]}), held by the "
+                                 f"{_holders(permission)} role; the caller has roles {roles}")
         return principal
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"
