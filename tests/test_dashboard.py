@@ -241,7 +241,8 @@ def _available(page: object, capability: str) -> bool:
     return False
 
 
-def test_signature_leads_to_a_batch_plot_and_a_trace(acme: object, network: dict) -> None:
+def test_signature_leads_to_a_batch_plot_and_a_finding_to_its_origins(acme: object,
+                                                                      network: dict) -> None:
     acme.goto(f"{network['url']}/ui/signatures")
     if not _available(acme, "signatures.service"):
         return
@@ -264,15 +265,21 @@ def test_signature_leads_to_a_batch_plot_and_a_trace(acme: object, network: dict
     acme.locator("#members a.member, #matches a.match").first.click()
     acme.wait_for_selector("figure.trajectory svg path.series")
     assert acme.locator("figure.trajectory polygon.band").count() >= 1
-    acme.goto(signature_url)
-    acme.click("text=trace its origins")
+    plotted = acme.url
+    # a finding (the batch's largest deviation event) traced to the envelope it broke, the
+    # reference batches that envelope was built from, the export, the site, the raw signal
+    acme.locator("#events a.trace").first.click()
     if not _available(acme, "trace.service"):
         return
-    origins = acme.inner_text("#origins")
-    assert "batches" in origins and "/batch/" in origins
+    origins = {dt: dd for dt, dd in zip(acme.locator("#origins dt").all_inner_texts(),
+                                        acme.locator("#origins dd").all_inner_texts(),
+                                        strict=True)}
+    assert "/batch/" in origins["batches"] and "/export/" in origins["exports"]
+    assert origins["raw data"].startswith("http://127.0.0.1:")
     _shot(acme, "trace")
-    acme.locator("#raw li a").first.click()  # from the trace to the raw signal
+    acme.locator("#raw li a").first.click()  # from the trace back to the raw signal
     acme.wait_for_selector("figure.trajectory svg path.series")
+    assert acme.url == plotted
 
 
 def test_compare_sites_shows_outcomes_and_parameter_plots(acme: object,

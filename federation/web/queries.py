@@ -239,7 +239,7 @@ def batch(reader: Reader, site: str, batch_id: str) -> dict[str, Any] | None:
           OPTIONAL {{ ?q tf:specLow ?low }} OPTIONAL {{ ?q tf:specHigh ?high }}
         }} ORDER BY ?attribute""")
     out["events"] = select(f"""
-        SELECT ?tag ?parameter ?phase ?direction ?magnitude ?start ?duration WHERE {{
+        SELECT ?e ?tag ?parameter ?phase ?direction ?magnitude ?start ?duration WHERE {{
           ?e tf:ofBatch {b} ; a tf:DeviationEvent ; tf:ofTag ?t ; tf:direction ?direction ;
              tf:magnitude ?magnitude ; tf:startHour ?start ; tf:durationHours ?duration ;
              tf:inPhase ?ph .
