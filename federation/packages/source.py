@@ -28,6 +28,10 @@ PREFIXES = (f"PREFIX tf: <{TF}>\nPREFIX prov: <http://www.w3.org/ns/prov#>\n"
             "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n")
 #: Statistics of per-phase features a package uses.
 STATISTICS = ("mean", "min", "max", "t_max")
+#: Parameters whose extremes (min, max, time of max) a section uses: demonstrated oxygen
+#: transfer (peak OUR), mixing (peak agitation and gas flow), seeding and peak cell density.
+EXTREME_PARAMETERS = ("oxygen-uptake-rate", "agitation", "air-flow", "oxygen-flow",
+                      "viable-cell-density")
 
 
 @dataclass(frozen=True)
@@ -225,43 +229,61 @@ def load_transfer_data(store: Store, process: ProcessRef, from_site: str,
             scale_l=_float(row[4]) or 0.0,
             start=datetime.fromisoformat(start) if start else None,
             end=datetime.fromisoformat(end) if end else None, graph=graph)
-    # the batches are known now: later queries start from them (far faster than a join)
-    batch_pattern = "VALUES ?batch { " + " ".join(f"<{b}>" for b in data.batches) + " }"
-    for row in select(f"""SELECT ?batch ?name ?start ?end WHERE {{ {batch_pattern}
-            ?phase a tf:Phase ; tf:ofBatch ?batch ; tf:phaseName ?name ; tf:startHour ?start .
-            OPTIONAL {{ ?phase tf:endHour ?end }} }}"""):
-        data.phases.setdefault(_value(row[0]) or "", {})[_value(row[1]) or ""] = (
-            _float(row[2]) or 0.0, _float(row[3]))
-    stats = " ".join(_literal(s) for s in STATISTICS)
-    for row in select(f"""SELECT ?batch ?param ?phaseName ?stat ?value ?unit WHERE {{
-            {batch_pattern}
-            ?f a tf:Feature ; tf:ofBatch ?batch ; tf:parameter ?param ; tf:inPhase ?phase ;
-               tf:statistic ?stat ; tf:alignedValue ?value ; tf:alignedUnit ?unit .
-            ?phase tf:phaseName ?phaseName . VALUES ?stat {{ {stats} }} }}"""):
-        param = _value(row[1]) or ""
-        data.features[(_value(row[0]) or "", param, _value(row[2]) or "",
-                       _value(row[3]) or "")] = _float(row[4]) or 0.0
-        if _value(row[3]) != "t_max":
-            data.units.setdefault(param, _value(row[5]) or "")
-    for row in select(f"""SELECT ?batch ?param ?value ?unit ?low ?high WHERE {{
-            {batch_pattern}
+    # The batches are known now. The queries below read the sponsor's whole union view and
+    # keep the rows of these batches in Python: a VALUES list of 200 batch IRIs made Oxigraph
+    # ~20x slower than the plain scan (benchmarks/packages.py).
+    wanted = set(data.batches)
+    phase_names: dict[str, str] = {}
+    for row in select("""SELECT ?batch ?phase ?name ?start ?end WHERE {
+            ?phase tf:phaseName ?name ; tf:ofBatch ?batch ; tf:startHour ?start .
+            OPTIONAL { ?phase tf:endHour ?end } }"""):
+        batch = _value(row[0]) or ""
+        if batch in wanted:
+            phase_names[_value(row[1]) or ""] = _value(row[2]) or ""
+            data.phases.setdefault(batch, {})[_value(row[2]) or ""] = (
+                _float(row[3]) or 0.0, _float(row[4]))
+
+    def add_features(rows: list[tuple], statistic: str | None = None) -> None:
+        for batch, phase, param, *rest in rows:
+            stat = statistic or _value(rest[0]) or ""
+            if stat not in STATISTICS:
+                continue
+            if (b := _value(batch)) in wanted and (name := phase_names.get(_value(phase) or "")):
+                data.features[(b or "", _value(param) or "", name, stat)] = (
+                    _float(rest[-1]) or 0.0)
+
+    # every parameter's per-phase mean (ranges, classification, set points) ...
+    add_features(select("""SELECT ?batch ?phase ?param ?value WHERE {
+            ?f tf:statistic "mean" ; tf:ofBatch ?batch ; tf:inPhase ?phase ;
+               tf:parameter ?param ; tf:alignedValue ?value }"""), "mean")
+    # ... and the extremes only where a section uses them (oxygen transfer, mixing, seeding)
+    extremes = " ".join(f"<{TFP}{p}>" for p in EXTREME_PARAMETERS)
+    add_features(select(f"""SELECT ?batch ?phase ?param ?stat ?value WHERE {{
+            VALUES ?param {{ {extremes} }}
+            ?f tf:parameter ?param ; tf:statistic ?stat ; tf:ofBatch ?batch ;
+               tf:inPhase ?phase ; tf:alignedValue ?value }}"""))
+    for row in select("""SELECT ?batch ?param ?value ?unit ?low ?high WHERE {
             ?q a tf:QualityResult ; tf:ofBatch ?batch ; tf:parameter ?param ;
                tf:alignedValue ?value ; tf:alignedUnit ?unit .
-            OPTIONAL {{ ?q tf:specLow ?low }} OPTIONAL {{ ?q tf:specHigh ?high }} }}"""):
+            OPTIONAL { ?q tf:specLow ?low } OPTIONAL { ?q tf:specHigh ?high } }"""):
+        if _value(row[0]) not in wanted:
+            continue
         param = _value(row[1]) or ""
         data.quality[(_value(row[0]) or "", param)] = _float(row[2]) or 0.0
         data.units.setdefault(param, _value(row[3]) or "")
         data.quality_specs.setdefault(param, (_float(row[4]), _float(row[5])))
     deviations: dict[str, dict] = {}
     capas: dict[str, list] = defaultdict(list)
-    for row in select(f"""SELECT ?batch ?dev ?id ?category ?description ?cause ?mode ?capa
-            ?action ?effective WHERE {{ {batch_pattern}
+    for row in select("""SELECT ?batch ?dev ?id ?category ?description ?cause ?mode ?capa
+            ?action ?effective WHERE {
             ?dev a tf:DeviationRecord ; tf:ofBatch ?batch ; tf:deviationId ?id .
-            OPTIONAL {{ ?dev tf:category ?category }}
-            OPTIONAL {{ ?dev <http://purl.org/dc/terms/description> ?description }}
-            OPTIONAL {{ ?dev tf:rootCause ?cause }} OPTIONAL {{ ?dev tf:failureMode ?mode }}
-            OPTIONAL {{ ?dev tf:hasCAPA ?capa . OPTIONAL {{ ?capa tf:action ?action }}
-                        OPTIONAL {{ ?capa tf:effective ?effective }} }} }}"""):
+            OPTIONAL { ?dev tf:category ?category }
+            OPTIONAL { ?dev <http://purl.org/dc/terms/description> ?description }
+            OPTIONAL { ?dev tf:rootCause ?cause } OPTIONAL { ?dev tf:failureMode ?mode }
+            OPTIONAL { ?dev tf:hasCAPA ?capa . OPTIONAL { ?capa tf:action ?action }
+                        OPTIONAL { ?capa tf:effective ?effective } } }"""):
+        if _value(row[0]) not in wanted:
+            continue
         dev = _value(row[1]) or ""
         deviations[dev] = {"batch": _value(row[0]) or "", "iri": dev,
                            "deviation_id": _value(row[2]) or "", "category": _value(row[3]),
@@ -286,7 +308,7 @@ def load_transfer_data(store: Store, process: ProcessRef, from_site: str,
         data.equipment.append(Equipment(
             iri=_value(row[0]) or "", site=_value(row[1]) or "", equipment_id=_value(row[2]) or "",
             kind=_value(row[3]) or "", working_volume_l=_float(row[4])))
-    for row in select(f"""SELECT ?tag ?site ?name ?kind ?unit ?param ?m ?c WHERE {{
+    for row in select(f"""SELECT ?tag ?site ?name ?kind ?unit ?param ?m ?c ?to WHERE {{
             ?tag a tf:Tag ; skos:prefLabel ?name ; tf:tagKind ?kind ; tf:unitLabel ?unit .
             ?siteIri a tf:Site ; tf:siteCode ?site . VALUES ?site {{ {sites} }}
             FILTER(STRSTARTS(STR(?tag), STR(?siteIri)))
@@ -294,12 +316,15 @@ def load_transfer_data(store: Store, process: ProcessRef, from_site: str,
                         VALUES ?relation {{ skos:exactMatch skos:closeMatch }}
                         FILTER(STRSTARTS(STR(?param), "{TFP}"))
                         OPTIONAL {{ ?tag tf:unitConversion ?conv .
-                                   ?conv tf:multiplier ?m ; tf:offset ?c }} }} }}""",
+                                   ?conv tf:multiplier ?m ; tf:offset ?c ;
+                                         tf:toUnit ?to }} }} }}""",
                       site_level=True):
         data.tags.append(TagInfo(
             iri=_value(row[0]) or "", site=_value(row[1]) or "", name=_value(row[2]) or "",
             kind=_value(row[3]) or "", unit=_value(row[4]) or "", parameter=_value(row[5]),
             multiplier=_float(row[6]), offset=_float(row[7])))
+        if row[5] is not None and row[8] is not None:  # canonical unit of the parameter
+            data.units.setdefault(_value(row[5]) or "", _value(row[8]) or "")
     used = [iri for iri in neutral]
     used += [iri for iri, meta in metadata.items()
              if meta.sponsor == process.sponsor and meta.site in (from_site, to_site)
