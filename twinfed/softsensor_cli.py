@@ -197,7 +197,9 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
     for fraction, model in sorted(models.models.items()):
         out.print(f"{models.target} from the first {fraction:.0%}: accuracy "
                   f"{model.accuracy_pct:.1f} % (100 % − MAPE, held-out batches; mean predictor "
-                  f"{model.baseline_accuracy_pct:.1f} %), PLS {model.n_components} components",
+                  f"{model.baseline_accuracy_pct:.1f} %), "
+                  + (f"PLS {model.n_components} components" if model.n_components
+                     else "the training mean (no feature helped)"),
                   highlight=False, soft_wrap=True)
     table = Table("batch", f"predicted at {result.at_fraction:.0%}", "95 % interval", "actual",
                   title=f"{models.target} ({models.unit}) predicted from the first "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cross_decomposition import PLSRegression
+from sklearn.dummy import DummyRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, LeaveOneGroupOut
 from sklearn.pipeline import Pipeline
@@ -107,18 +108,21 @@ def _clip(z: np.ndarray) -> np.ndarray:
 
 
 def _pipeline(k: int) -> Pipeline:
+    """PLS with ``k`` components; ``k = 0`` is the mean of the training batches (chosen when
+    no feature predicts better than it)."""
+    model = PLSRegression(n_components=k, scale=False) if k else DummyRegressor()
     return Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                      ("scale", StandardScaler()),
                      ("clip", FunctionTransformer(_clip)),
-                     ("pls", PLSRegression(n_components=k, scale=False))])
+                     ("pls", model)])
 
 
 def _choose_components(X: np.ndarray, y: np.ndarray, max_k: int = 3) -> int:  # noqa: N803
     """Components with the lowest cross-validated error on ``X`` (rows = batches, so
     every fold holds out whole batches)."""
-    best_k, best = 1, np.inf
+    best_k, best = 0, np.inf
     folds = list(KFold(n_splits=min(5, len(y))).split(X))
-    for k in range(1, min(max_k, X.shape[0] - 2) + 1):
+    for k in range(0, min(max_k, X.shape[0] - 2) + 1):
         predicted = np.empty(len(y))
         for train, valid in folds:
             predicted[valid] = np.ravel(_pipeline(k).fit(X[train], y[train]).predict(X[valid]))
@@ -158,7 +162,8 @@ class YieldModels:
             "target": self.target, "unit": self.unit,
             "typical_duration_h": self.typical_duration_h,
             "training_batches": self.training_batches,
-            "algorithm": "PLS regression on standardised early-batch features",
+            "algorithm": "PLS regression on standardised early-batch features (0 components "
+                         "= the training mean)",
             "by_fraction": {f"{int(round(f * 100))}%": {
                 "accuracy_pct": m.accuracy_pct, "mean_predictor_accuracy_pct":
                 m.baseline_accuracy_pct, "components": m.n_components,
@@ -183,6 +188,9 @@ class YieldPrediction:
 
 def _drivers(pipeline: Pipeline, names: list[str], unit: str, target: str, top: int = 5
              ) -> list[str]:
+    if not hasattr(pipeline.named_steps["pls"], "coef_"):
+        return [f"no early feature predicts {target} better than the mean of the training "
+                "batches (the model is that mean)"]
     coef = np.ravel(pipeline.named_steps["pls"].coef_)
     scale = pipeline.named_steps["scale"].scale_
     coef = np.where(scale > 1e-12, coef, 0.0)
