@@ -2,8 +2,9 @@
 domain, drivers in words, early yield prediction and transfer checks (pure, no I/O).
 
 Entry points: :func:`train_soft_sensor` / :meth:`SoftSensor.apply` (spectra -> estimates
-with prediction intervals and out-of-domain flags), :func:`train_yield_models` /
-:func:`predict_final_titre` (final titre from a partial batch), :func:`transfer_check`.
+with prediction intervals and out-of-domain flags), :func:`train_yield_models` (from
+finished :class:`BatchHistory` records) / :func:`predict_final_titre` (final titre of a
+running :class:`PartialBatch`), :func:`transfer_check` (site A's model on site B's data).
 """
 
 from bioprocess.models.softsensor import (
@@ -15,6 +16,7 @@ from bioprocess.models.softsensor import (
 )
 from bioprocess.models.transfer import TransferReport, transfer_check
 from bioprocess.models.yield_prediction import (
+    BatchHistory,
     PartialBatch,
     YieldModels,
     YieldPrediction,
@@ -23,6 +25,7 @@ from bioprocess.models.yield_prediction import (
 )
 
 __all__ = [
+    "BatchHistory",
     "Estimates",
     "PartialBatch",
     "SoftSensor",
