@@ -279,7 +279,8 @@ def demo_soft_sensor(drivers: dict[str, Any]) -> None:
     attribute = aligned_code(site, "titre", "attribute")
     if attribute is not None:
         try:
-            print_yield(early_yield(driver, attribute, at_fraction=0.5, process=process))
+            print_yield(early_yield(driver, attribute, at_fraction=0.5, process=process,
+                                    fractions=(0.5,)))  # one cut-off keeps the demo quick
         except ValidationError as exc:
             out.print(f"early yield prediction skipped: {exc}", highlight=False)
     out.print(f"soft-sensor demo step: {time.perf_counter() - started:.1f} s", highlight=False)

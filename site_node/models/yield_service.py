@@ -29,6 +29,7 @@ class EarlyYield:
 
 def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                 process: str | None = None, running: int = 3,
+                fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
                 database: str | None = None) -> EarlyYield:
     """Models trained on all but the ``running`` latest batches; those predicted from their
     first ``at_fraction``."""
@@ -38,9 +39,8 @@ def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                               f"'{attribute}' (4 to train, 1 to predict); the site has "
                               f"{len(histories)}")
     running = max(1, min(running, len(histories) - 4))
-    fractions = sorted({*DEFAULT_FRACTIONS, at_fraction})
     models = train_yield_models(histories[:-running], target=attribute, unit=unit,
-                                fractions=fractions)
+                                fractions=sorted({*fractions, at_fraction}))
     predictions = [(predict_final_titre(models, h.until(at_fraction)), h.final_value)
                    for h in histories[-running:]]
     return EarlyYield(models, at_fraction, predictions[0][0].model_fraction, predictions)
