@@ -109,7 +109,7 @@ def _whatif_figure(sections: Sections) -> str | None:
     ax.set_xlabel("predicted final titre, g/L (median and range over the design)")
     ax.invert_yaxis()
     figure.subplots_adjust(left=.3, bottom=.2)
-    return _svg(figure)
+    return _svg(figure)  # a few bars: inline SVG stays small and sharp
 
 
 def _table(headers: list[str], rows: list[list[str]], row_classes: list[str] | None = None

@@ -221,7 +221,9 @@ def predict(data: TransferData, good: list[str]) -> WhatIfSummary | None:
     calibration: dict[str, float] = {}
     note = "not calibrated: no peak cell density or final titre at the sending site"
     if observations:
-        fit = calibrate(observations, CALIBRATED, vessel=VesselCapacity(kla_max_per_h=kla_s),
+        # growth rate only when peak cell densities constrain it; else productivity alone
+        fitted = CALIBRATED if any("xv" in o.data for o in observations) else CALIBRATED[1:]
+        fit = calibrate(observations, fitted, vessel=VesselCapacity(kla_max_per_h=kla_s),
                         dt_h=CALIBRATION_STEP_H, max_iterations=4)
         kinetics = fit.parameters
         calibration = dict(fit.estimates)
