@@ -65,6 +65,11 @@ def model_card(twin: HybridTwin, stress: Mapping[str, Mapping[str, float]] | Non
                 "rmse_uncorrected_g_l": r.rmse_uncorrected,
                 "rmse_leave_one_batch_out_g_l": r.rmse_cv,
                 "applied": r.useful,
+                "rmse_by_fraction_g_l": {f"{f:.2f}": {"corrected": c, "uncorrected": u}
+                                         for f, c, u in zip(r.fractions, r.rmse_cv_at,
+                                                            r.rmse_uncorrected_at, strict=True)},
+                "interval": "half-width = max(ensemble 90 % half-width, 1.645 x validated "
+                            "RMSE at the batch's fraction)",
                 "selection": "applied only if its leave-one-batch-out RMSE beats no correction",
                 "applicability": {"feature_low": r.feature_low.tolist(),
                                   "feature_high": r.feature_high.tolist(),

@@ -5,7 +5,9 @@ Learned part: a ridge regression (scikit-learn) of the core's final-titre error 
 batches of the site, replayed as if live at several points of the batch; its inputs are
 what the core knows at that moment (fraction of the batch elapsed, the core's forecast and
 spread, current titre, lactate and viable cells). Its error is measured by leave-one-batch-
-out cross-validation, and that error (not the training error) widens the interval.
+out cross-validation, per point of the batch; that error (not the training error) is the
+floor of the interval: half-width = max(ensemble 90 % half-width, 1.645 x validated RMSE).
+The correction is applied only when it beats no correction in that validation.
 
 Applicability: the correction applies only where its inputs lie inside the range seen in
 training, and the whole forecast is trusted only when the batch's estimated kinetics lie
@@ -64,6 +66,17 @@ class ResidualModel:
     rmse_uncorrected: float
     n_examples: int
     batch_ids: tuple[str, ...]
+    #: validated error per checkpoint of the batch: the core is surer late than early
+    fractions: tuple[float, ...] = ()
+    rmse_cv_at: tuple[float, ...] = ()
+    rmse_uncorrected_at: tuple[float, ...] = ()
+
+    def error_at(self, fraction: float) -> float:
+        """Validated RMSE of the forecast used at ``fraction`` (interpolated, clamped)."""
+        values = self.rmse_cv_at if self.useful else self.rmse_uncorrected_at
+        if not self.fractions:
+            return self.rmse_cv if self.useful else self.rmse_uncorrected
+        return float(np.interp(fraction, self.fractions, values))
 
     @property
     def useful(self) -> bool:
@@ -92,6 +105,8 @@ def fit_residual_model(examples: Sequence[tuple[Forecast, float]], alpha: float 
         model = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x[train], y[train])
         cv_pred[test] = model.predict(x[test])
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x, y)
+    fractions = np.round(x[:, 0], 6)
+    levels = tuple(float(f) for f in np.unique(fractions))
     return ResidualModel(
         pipeline=model,
         feature_low=x.min(axis=0),
@@ -100,6 +115,11 @@ def fit_residual_model(examples: Sequence[tuple[Forecast, float]], alpha: float 
         rmse_uncorrected=float(np.sqrt(np.mean(y**2))),
         n_examples=len(y),
         batch_ids=tuple(sorted(set(groups.tolist()))),
+        fractions=levels,
+        rmse_cv_at=tuple(float(np.sqrt(np.mean((y - cv_pred)[fractions == f] ** 2)))
+                         for f in levels),
+        rmse_uncorrected_at=tuple(float(np.sqrt(np.mean(y[fractions == f] ** 2)))
+                                  for f in levels),
     )
 
 
@@ -168,16 +188,16 @@ def hybrid_forecast(fc: Forecast, residual: ResidualModel | None = None,
     half = (hi_m - lo_m) / 2.0
     correction = 0.0
     if residual is not None:
+        # never narrower than the core's validated error at this point of the batch (past
+        # batches replayed), nor than the ensemble's own spread: max, not a sum, because the
+        # validated error already contains what the spread describes
         x = residual_features(fc)
-        if not residual.useful:
-            half = float(np.hypot(half, Z90 * residual.rmse_uncorrected))
-        elif residual.in_domain(x):
+        if residual.useful and residual.in_domain(x):
             correction = residual.predict(x)
             mean += correction
-            half = float(np.hypot(half, Z90 * residual.rmse_cv))
-        else:
+        elif residual.useful:
             flags.append("residual correction not applied: inputs outside its training range")
-            half = float(np.hypot(half, Z90 * residual.rmse_uncorrected))
+        half = max(half, Z90 * residual.error_at(fc.fraction))
     surprised = fc.surprise_p < SURPRISE_P
     if surprised:
         flags.append(f"recent data not explained by the twin (innovation p = {fc.surprise_p:.1e})")
