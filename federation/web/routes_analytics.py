@@ -161,7 +161,10 @@ def _compare(request: Request, reader: Reader) -> tuple[str, dict[str, Any]]:
         return "compare.html", context
     result = compare(reader.store, reader.scope, process, chosen,
                      timeout_s=reader.timeout_s, max_results=reader.max_results)
-    ranked = sorted(result["parameters"], key=lambda p: -(p.get("separation") or 0))
+    # Culture differences first: a parameter constant within each site (a set point) is a
+    # recipe difference, already said in words, and its "separation" is near infinite.
+    ranked = sorted(result["parameters"], key=lambda p: (bool(p.get("constant_within_sites")),
+                                                         -(p.get("separation") or 0)))
     plots = []
     for entry in ranked[:COMPARE_PLOTS]:
         name = entry["parameter"].rsplit("/", 1)[-1]

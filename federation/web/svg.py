@@ -147,7 +147,7 @@ def strips(title: str, unit: str, groups: dict[str, Sequence[Number]],
     values += [x for lo_hi in bands.values() for x in lo_hi if _ok(x)]
     frame = _Frame(values, [0.0, 1.0])
     height = 26 * len(labels) + 50
-    body = [f'<text x="{_LEFT}" y="12" class="al" text-anchor="start">'
+    body = [f'<text x="{_LEFT}" y="12" class="pt">'
             f'{escape(title)}{f" ({escape(unit)})" if unit else ""}</text>']
     for t in _ticks(frame.x0, frame.x1):
         px = frame.x(t)
