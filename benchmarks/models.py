@@ -119,5 +119,6 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    json.dump(main(), sys.stdout if "--json" in sys.argv else open("/dev/null", "w"),
-              default=str)
+    figures = main()
+    if "--json" in sys.argv:
+        json.dump(figures, sys.stdout, default=str)
