@@ -200,6 +200,33 @@ def test_batch_page_plots_raw_series_against_the_envelope(acme: object, network:
     _shot(acme, "batch")
 
 
+def test_site_api_lays_the_envelope_over_the_batch_phases(network: dict) -> None:
+    [row] = _sparql(network, "acme", f"""
+        SELECT ?raw ?tag ?start ?end WHERE {{
+          ?e a <{TF}DeviationEvent> ; <{TF}ofBatch> ?b ; <{TF}ofTag> ?t ; <{TF}magnitude> ?m .
+          ?t <http://www.w3.org/2004/02/skos/core#prefLabel> ?tag .
+          ?b <{TF}rawData> ?raw ; <{TF}startTime> ?start ; <{TF}endTime> ?end .
+        }} ORDER BY DESC(?m) LIMIT 1""")
+    detail = httpx.get(row["raw"], timeout=30).json()
+    tag = row["tag"] if row["tag"] in {s["tag"] for s in detail["series"]} \
+        else detail["series"][0]["tag"]
+    band = httpx.get(f"{row['raw']}/envelope/{tag}", timeout=30).json()
+    points = [(t, lo, mid, hi) for t, lo, mid, hi in
+              zip(band["t_h"], band["lower"], band["mean"], band["upper"], strict=True)
+              if t is not None and lo is not None]
+    assert len(points) > 20 and band["reference_batches"] >= 3
+    assert all(lo <= mid <= hi for _, lo, mid, hi in points)
+    hours = [t for t, *_ in points]
+    assert hours == sorted(hours) and hours[0] >= 0
+    from datetime import datetime
+    duration = (datetime.fromisoformat(row["end"]) -
+                datetime.fromisoformat(row["start"])).total_seconds() / 3600
+    assert hours[-1] <= duration + 1e-6
+    missing = httpx.get(f"{row['raw']}/envelope/no-such-tag", timeout=30)
+    assert missing.status_code == 404 and "no envelope for tag 'no-such-tag'" in \
+        missing.json()["detail"]
+
+
 def test_named_question_answers_as_the_sparql_endpoint_does(acme: object,
                                                              network: dict) -> None:
     from federation.questions.catalogue import question
