@@ -254,3 +254,21 @@ def test_a_refused_push_changes_no_batch(synced: dict) -> None:
     assert rows[0]["n"] == "0"
     history = synced["admin"].get("/sites/SITE-C/pushes").json()
     assert history[0]["outcome"] == "refused" and "has no phase" in history[0]["detail"]
+
+
+def test_resync_resends_everything_and_duplicates_nothing(synced: dict) -> None:
+    count = ("PREFIX tf: <https://w3id.org/twinfed/ontology#> SELECT (COUNT(DISTINCT ?b) AS ?n) "
+             "WHERE { ?b a tf:Batch ; tf:atSite/tf:siteCode 'SITE-B' }")
+    before = _select(synced, "acme", count)
+    answer = synced["admin"].post("/sites/SITE-B/resync")
+    assert answer.status_code == 200
+    assert answer.json()["previous_acknowledged_rev"] == _site_rev(synced["drivers"]["SITE-B"])
+    again = _sync(synced, "SITE-B")
+    assert again.pushes and {p.outcome for p in again.pushes} == {"stored"}
+    assert again.batches == synced["first"]["SITE-B"].batches  # every batch sent again
+    assert again.acknowledged_rev == _site_rev(synced["drivers"]["SITE-B"])
+    assert _select(synced, "acme", count) == before  # nothing lost, nothing duplicated
+    outcomes = {h["outcome"] for h in synced["admin"].get("/sites/SITE-B/pushes").json()}
+    assert {"stored", "superseded"} <= outcomes
+    missing = synced["admin"].post("/sites/SITE-X/resync")
+    assert missing.status_code == 404 and "SITE-X" in missing.json()["detail"]

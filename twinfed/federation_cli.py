@@ -61,6 +61,20 @@ def register_site(code: str, name: Annotated[str | None, typer.Option()] = None,
         registry.close()
 
 
+@federation_app.command("resync")
+def resync(code: str, data: DataOption = None) -> None:
+    """Make a site's next sync re-send every batch (after a restore or an alignment upgrade)."""
+    registry = Registry(_settings(data).registry_path)
+    try:
+        previous = registry.request_resync(code)
+        cli_record(_settings(data), "site.resync", code,
+                   {"previous_acknowledged_rev": previous})
+    finally:
+        registry.close()
+    out.print(f"{code}: acknowledged revision {previous} -> 0; the site's next "
+              "`twinfed site sync` re-sends every batch", highlight=False)
+
+
 @federation_app.command("add-user")
 def add_user(
     name: str,

@@ -67,6 +67,17 @@ def revoke(code: str, registry: RegistryDep, caller: SitesManager, audit: AuditD
     audit.record(caller.name, "site.credential-revoke", code)
 
 
+@router.post("/sites/{code}/resync", operation_id="request_site_resync")
+def resync(code: str, registry: RegistryDep, caller: SitesManager,
+           audit: AuditDep) -> dict[str, Any]:
+    """The site's next sync re-sends every batch (after a store restore or an alignment or
+    ontology upgrade); unchanged graphs already aligned with the current alignment stay."""
+    previous = registry.request_resync(code)
+    audit.record(caller.name, "site.resync", code, {"previous_acknowledged_rev": previous})
+    return {"code": code, "previous_acknowledged_rev": previous, "acknowledged_rev": 0,
+            "next": "run `twinfed site sync` at the site: it sends every batch again"}
+
+
 @router.get("/sites", operation_id="list_sites")
 def list_sites(request: Request, registry: RegistryDep,
                caller: SitesReader) -> list[dict[str, Any]]:

@@ -241,6 +241,28 @@ class Registry:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def request_resync(self, site: str) -> int:
+        """Make the site's next sync send everything again; returns the revision it had.
+
+        The acknowledged revision goes back to 0 and the site's stored pushes become
+        ``superseded`` (kept in the ledger, no longer replay-protected), so re-sent pushes
+        are processed, not answered as duplicates. Graphs whose content and alignment are
+        unchanged are then left as they are by the inbox; the others are replaced.
+        """
+        previous = self.site_status(site).acknowledged_rev
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE sites SET acknowledged_rev = 0 WHERE code = ?", (site,))
+                self._db.execute("UPDATE pushes SET outcome = 'superseded' WHERE site = ? AND "
+                                 "outcome = 'stored'", (site,))
+                self._db.execute("DELETE FROM push_receipts WHERE site = ?", (site,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return previous
+
     def push_history(self, site: str, limit: int = 50) -> list[dict[str, object]]:
         rows = self._db.execute(
             "SELECT push_id, received_at, outcome, since_rev, to_rev, batches, deleted, detail "

@@ -206,8 +206,10 @@ class SyncService:
                                   + report.text)
         return meta, checked
 
-    def _current(self, checked: list[_Checked]) -> dict[str, tuple[int, str | None]]:
-        """Stored revision and export hash of each batch graph of the push."""
+    def _current(self, checked: list[_Checked]
+                 ) -> dict[str, tuple[int, str | None, str | None]]:
+        """Stored revision, export hash and alignment version of each batch graph of the
+        push (an identical batch aligned with an older alignment is aligned again)."""
         if not checked:
             return {}
         stored = self.store.graph_metadata([c.iri for c in checked])
@@ -218,7 +220,8 @@ class SyncService:
                 f"SELECT ?g ?rev WHERE {{ GRAPH ?g {{ ?b <{TF.siteRevision}> ?rev }} }}",
                 graphs=present)
             revs = {str(row[0].value): int(row[1].value) for row in result.rows}
-        return {iri: (revs.get(iri, 0), stored[iri].export_hash) for iri in present}
+        return {iri: (revs.get(iri, 0), stored[iri].export_hash,
+                      stored[iri].alignment_version) for iri in present}
 
     def _store_push(self, site: str, push: SyncPush) -> SyncAck:
         meta, checked = self._check(site, push)
@@ -230,8 +233,9 @@ class SyncService:
         unmapped: set[str] = set()
         stored = 0
         for c in checked:
-            rev, export_hash = current.get(c.iri, (0, None))
-            if rev > c.rev or (rev == c.rev and export_hash == f"sha256:{c.sha256}"):
+            rev, export_hash, aligned_with = current.get(c.iri, (0, None, None))
+            if rev > c.rev or (rev == c.rev and export_hash == f"sha256:{c.sha256}"
+                               and aligned_with == alignment.version):
                 continue  # a replay of an older or identical version: keep what is stored
             result = align_batch_graph(c.graph, meta, alignment)
             unmapped |= {f"tag {t}" for t in result.unmapped_tags}
