@@ -28,20 +28,9 @@ test: setup
 demo: setup
 	$(VENV)/bin/twinfed demo
 
+# All benchmarks; writes docs/benchmarks.md and docs/benchmarks.json (one: make bench ONLY=name)
 bench: setup
-	$(PY) -m benchmarks.ingest
-	$(PY) -m benchmarks.twin
-	$(PY) -m benchmarks.export
-	$(PY) -m benchmarks.analysis_site
-	$(PY) -m benchmarks.store
-	$(PY) -m benchmarks.federation
-	$(PY) -m benchmarks.models
-	$(PY) -m benchmarks.questions
-	$(PY) -m benchmarks.analytics
-	$(PY) -m benchmarks.equipment
-	$(PY) -m benchmarks.dashboard
-	$(PY) -m benchmarks.packages
-	$(PY) -m benchmarks.livetwin
+	$(PY) -m benchmarks.run_all $(if $(ONLY),--only $(ONLY))
 
 # Figures of the process twin under docs/img/
 plots: $(STAMP)
