@@ -5,7 +5,8 @@ prints its figures and ratios against the baseline it measures in the same run, 
 its ``main`` returns a dict, those figures land in the JSON report too. Growth with the
 number of batches is measured by running size-parameterised benchmarks at three sizes.
 
-Run: ``python -m benchmarks.run_all [--only NAME,...] [--out docs/benchmarks.md]``.
+Run: ``python -m benchmarks.run_all [--only NAME,...] [--out docs/benchmarks.md]``; with
+``--only`` the other runs' earlier results (kept in the JSON report) stay in the report.
 """
 
 from __future__ import annotations
@@ -128,6 +129,18 @@ def _markdown(outcomes: list[Outcome], machine: dict[str, str], started: datetim
     return "\n".join(lines) + "\n"
 
 
+def _merged(fresh: list[Outcome], previous: dict) -> list[Outcome]:
+    """The plan's order, with fresh outcomes where run and earlier ones (and their output,
+    kept in the JSON report) elsewhere."""
+    by_name = {o.run.name: o for o in fresh}
+    for entry in previous.get("runs", []):
+        run = next((r for r in PLAN if r.name == entry["name"]), None)
+        if run is not None and run.name not in by_name:
+            by_name[run.name] = Outcome(run, entry["status"], entry["wall_s"],
+                                        entry.get("figures", {}), entry.get("output", ""))
+    return [by_name[r.name] for r in PLAN if r.name in by_name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated run names (default: all)")
@@ -147,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.append(outcome)
     total = time.perf_counter() - clock
     machine = _machine()
+    if chosen is not None and args.json.exists():  # --only: keep the other runs' results
+        outcomes = _merged(outcomes, json.loads(args.json.read_text()))
+        total = sum(o.wall_s for o in outcomes)
     args.out.write_text(_markdown(outcomes, machine, started, total))
     args.json.write_text(json.dumps({
         "started": started.isoformat(), "total_s": total, "machine": machine,
         "runs": [{**asdict(o.run), "status": o.status, "wall_s": o.wall_s,
-                  "figures": o.figures} for o in outcomes]}, indent=1))
+                  "figures": o.figures, "output": o.output} for o in outcomes]}, indent=1))
     print(f"report: {args.out} and {args.json} ({total / 60:.1f} min)")
     return 0 if all(o.status in ("ok", "missing") for o in outcomes) else 1
 
