@@ -325,6 +325,32 @@ def test_compare_sites_shows_outcomes_and_parameter_plots(acme: object,
     _shot(acme, "compare")
 
 
+def test_packages_page_builds_a_package_to_download(browser: object, network: dict) -> None:
+    import zipfile
+
+    page = _login(browser, network, "admin")  # building needs tech_transfer or admin
+    try:
+        page.goto(f"{network['url']}/ui/packages")
+        if not _available(page, "packages.service"):
+            return
+        processes = page.locator("select[name=process] option").all_inner_texts()
+        page.select_option("select[name=process]", "P-mAb-101-FB" if "P-mAb-101-FB" in
+                           processes else processes[0])
+        page.select_option("select[name=from_site]", "SITE-A")
+        page.select_option("select[name=to_site]", "SITE-B")
+        with page.expect_download(timeout=180_000) as download:
+            page.click("#package-form button")
+        with zipfile.ZipFile(download.value.path()) as archive:
+            names = archive.namelist()
+        assert "manifest.json" in names and any(n.endswith(".html") for n in names)
+        page.goto(f"{network['url']}/ui/packages")
+        assert page.locator("#packages tbody tr").first.locator("td").nth(1).inner_text() \
+            == "SITE-A"
+        _shot(page, "packages-built")
+    finally:
+        page.context.close()
+
+
 def test_every_page_opens(acme: object, network: dict) -> None:
     for key in ("signatures", "compare", "trace", "models", "packages"):
         response = acme.goto(f"{network['url']}/ui/{key}")
