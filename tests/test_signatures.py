@@ -41,7 +41,8 @@ AGI_LOW = (f"{TFP}agitation", "production", "low")
 # (site, batch, sponsor, day, events [(parameter, phase, direction, magnitude)], titre)
 # Hand-checked: B1 at SITE-A and C1, C2 at SITE-C share OUR high + lactate high (+ glucose
 # low in two of three); A2 at SITE-A and C3 at SITE-C share DO low + agitation low; A3 has
-# one stray event; A4, A5, C4, C5 have none (the comparable good batches). SITE-B holds
+# one stray event of 1 SD (below the 3-SD minimum: no evidence); A4, A5, C4, C5 have none
+# (the comparable good batches). SITE-B holds
 # sponsor SP-BETA's batches with the same metabolic pattern.
 BATCHES = [
     ("SITE-A", "A1", "SP-ACME", 1, [(*OUR_HIGH, 4.0), (*LAC_HIGH, 20.0), (*GLC_LOW, 3.0)], 3.0),
@@ -49,7 +50,7 @@ BATCHES = [
     ("SITE-A", "A3", "SP-ACME", 3, [(f"{TFP}ph", "growth", "low", 1.0)], 4.0),
     ("SITE-A", "A4", "SP-ACME", 4, [], 4.0),
     ("SITE-A", "A5", "SP-ACME", 5, [], 4.2),
-    ("SITE-C", "C1", "SP-ACME", 6, [(*OUR_HIGH, 5.0), (*LAC_HIGH, 25.0), (*GLC_LOW, 2.0)], 2.0),
+    ("SITE-C", "C1", "SP-ACME", 6, [(*OUR_HIGH, 5.0), (*LAC_HIGH, 25.0), (*GLC_LOW, 4.0)], 2.0),
     ("SITE-C", "C2", "SP-ACME", 7, [(*OUR_HIGH, 3.0), (*LAC_HIGH, 15.0)], 2.4),
     ("SITE-C", "C3", "SP-ACME", 8, [(*DO_LOW, 4.0), (*AGI_LOW, 20.0)], 2.8),
     ("SITE-C", "C4", "SP-ACME", 9, [], 3.0),
@@ -150,7 +151,7 @@ def test_discovery_finds_the_two_recurring_patterns_and_describes_them(store: St
             for e in metabolic.events] == [
         ("lactate high during production", 1.0, 20.0),
         ("oxygen uptake rate high during growth", 1.0, 4.0),
-        ("glucose low during production", 0.67, 2.5)]
+        ("glucose low during production", 0.67, 3.5)]
     assert metabolic.definition.startswith("3 batches at 2 site(s) (SITE-A, SITE-C)")
     assert "lactate high during production (3 of 3 batches, typically 20.0 SD" in \
         metabolic.definition
@@ -261,7 +262,7 @@ def test_profiles_read_aligned_events_generically(store: Store) -> None:
     [c1] = read_profiles(store, _acme(store), batches=[f"{SITE}SITE-C/batch/C1"])
     assert (c1.batch_id, c1.site, c1.sponsor, c1.outcome) == ("C1", "SITE-C", "SP-ACME", 2.0)
     assert c1.events == {EventKey(*OUR_HIGH): 5.0, EventKey(*LAC_HIGH): 25.0,
-                         EventKey(*GLC_LOW): 2.0}
+                         EventKey(*GLC_LOW): 4.0}
 
 
 def test_the_matching_signature_question_returns_the_hand_checked_batches(
@@ -374,3 +375,12 @@ def test_the_matching_signature_question_lists_its_evidence_events(store: Store)
     c1 = next(r for r in rows if r["batchId"].value == "C1")
     assert sorted(c1["eventList"].value.split()) == [
         f"{SITE}SITE-C/batch/C1/event/0", f"{SITE}SITE-C/batch/C1/event/1"]
+
+
+def test_events_below_the_minimum_magnitude_are_not_evidence(store: Store) -> None:
+    # A3's only event is 1 SD beyond its envelope: everyday noise, so nothing matches it
+    # and nothing is listed against it.
+    profile, matches = SignatureService(store, "t").match(_acme(store), "A3")
+    assert list(profile.events.values()) == [1.0]
+    assert matches and all(m.score == 0.0 and not m.present and not m.unexplained
+                           for m in matches)

@@ -42,7 +42,10 @@ def _scope(store: Store, caller: Principal) -> ReadScope:
 class DiscoverRequest(BaseModel):
     """Settings of a discovery run (all optional; the defaults are documented)."""
 
-    distance_threshold: float = Field(0.5, gt=0, le=1, description="cosine distance cut")
+    distance_threshold: float = Field(DiscoveryOptions.distance_threshold, gt=0, le=1,
+                                      description="cosine distance cut")
+    min_magnitude: float = Field(DiscoveryOptions.min_magnitude, ge=0,
+                                 description="smallest event (envelope SDs) that is evidence")
     min_sites: int = Field(2, ge=1, description="keep groups seen at this many sites")
     min_batches: int = Field(0, ge=0, description="... or with this many batches (0: off)")
     defining_share: float = Field(0.5, gt=0, le=1, description="share of members an event "
@@ -105,6 +108,7 @@ def discover_signatures(store: StoreDep, caller: SignaturesRunner, audit: AuditD
                              f"has roles {', '.join(sorted(caller.roles)) or 'none'}")
     body = body or DiscoverRequest()
     options = DiscoveryOptions(distance_threshold=body.distance_threshold,
+                               min_magnitude=body.min_magnitude,
                                min_sites=body.min_sites, min_batches=body.min_batches,
                                defining_share=body.defining_share)
     scope = _scope(store, caller)

@@ -1,6 +1,11 @@
 """Find groups of batches that share a deviation pattern, keep those that recur, describe them.
 
-Representation: each batch with at least one aligned deviation event becomes a vector over
+Evidence: only events at least ``min_magnitude`` envelope SDs beyond the site envelope count
+(default 3). Envelopes built from a few dozen reference batches flag ordinary excursions of
+1-2 SD in good batches every day; on generated fault-free campaigns those alone formed
+"recurring" signatures (11 over 36 of 120 batches), at 3 SD none did.
+
+Representation: each batch with at least one such aligned deviation event becomes a vector over
 the event keys seen in the data set, ``(parameter, phase, direction)``, whose value is
 ``log(1 + magnitude)`` of the batch's largest event of that key (0 when absent). The log keeps a
 200-SD lactate excursion from drowning every other event, and magnitudes are in envelope
@@ -11,8 +16,10 @@ should still look alike; when they share the phase too, the phase-specific colum
 more alike still.
 
 Algorithm: agglomerative clustering (scikit-learn) with cosine distance and average linkage,
-cut at ``distance_threshold`` (default 0.5: a group's members are on average more alike than
-not, a cosine similarity above one half). No number of groups is given: real data decide it.
+cut at ``distance_threshold`` (default 0.7: members' profiles point the same way on average,
+cosine similarity above 0.3 — one shared dominant event among a few unshared ones; chosen on
+the middle of a plateau 0.65-0.75 over three generated campaigns, ``benchmarks/analytics.py``).
+No number of groups is given: real data decide it.
 A group is a *recurring signature* when it has at least two members and recurs at
 ``min_sites`` or more sites, or counts ``min_batches`` or more batches.
 
@@ -23,20 +30,27 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from bioprocess.errors import ValidationError
-from federation.signatures.model import BatchProfile, DefiningEvent, EventKey
+from federation.signatures.model import (
+    MIN_EVENT_MAGNITUDE,
+    BatchProfile,
+    DefiningEvent,
+    EventKey,
+)
 
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
     """Settings of a discovery run (recorded in its PROV-O activity)."""
 
-    distance_threshold: float = 0.5
+    distance_threshold: float = 0.7
+    #: Events smaller than this (envelope SDs beyond the band) are not evidence.
+    min_magnitude: float = MIN_EVENT_MAGNITUDE
     min_sites: int = 2
     #: Also keep a group seen at one site when it has this many batches (0: sites only).
     min_batches: int = 0
@@ -47,6 +61,9 @@ class DiscoveryOptions:
         if not 0 < self.distance_threshold <= 1:
             raise ValidationError("distance_threshold must be within (0, 1]; got "
                                   f"{self.distance_threshold} instead")
+        if self.min_magnitude < 0:
+            raise ValidationError("min_magnitude must be >= 0 (envelope SDs); got "
+                                  f"{self.min_magnitude} instead")
         if self.min_sites < 1 or self.min_batches < 0:
             raise ValidationError("min_sites must be >= 1 and min_batches >= 0; got "
                                   f"{self.min_sites} and {self.min_batches} instead")
@@ -55,7 +72,8 @@ class DiscoveryOptions:
                                   f"{self.defining_share} instead")
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"distance_threshold": self.distance_threshold, "min_sites": self.min_sites,
+        return {"distance_threshold": self.distance_threshold,
+                "min_magnitude": self.min_magnitude, "min_sites": self.min_sites,
                 "min_batches": self.min_batches, "defining_share": self.defining_share}
 
 
@@ -94,9 +112,16 @@ def event_matrix(profiles: list[BatchProfile]) -> tuple[np.ndarray, list[EventKe
     return matrix, keys
 
 
+def significant(profile: BatchProfile, min_magnitude: float) -> BatchProfile:
+    """The profile with only its events of at least ``min_magnitude`` envelope SDs."""
+    events = {k: m for k, m in profile.events.items() if m >= min_magnitude}
+    return profile if len(events) == len(profile.events) else replace(profile, events=events)
+
+
 def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> np.ndarray:
-    """A cluster label per profile; profiles without events get -1."""
+    """A cluster label per profile; profiles without significant events get -1."""
     labels = np.full(len(profiles), -1)
+    profiles = [significant(p, options.min_magnitude) for p in profiles]
     with_events = [i for i, p in enumerate(profiles) if p.events]
     if len(with_events) < 2:
         return labels
@@ -152,7 +177,8 @@ def discover(profiles: list[BatchProfile], options: DiscoveryOptions | None = No
     labels = cluster_labels(profiles, options)
     groups = []
     for label in sorted(set(labels.tolist()) - {-1}):
-        members = sorted((p for p, lab in zip(profiles, labels, strict=True) if lab == label),
+        members = sorted((significant(p, options.min_magnitude)
+                          for p, lab in zip(profiles, labels, strict=True) if lab == label),
                          key=lambda p: (p.start, p.batch))
         if not recurs(members, options):
             continue

@@ -6,12 +6,14 @@ kinds that the signature's defining events explain. A discovered signature descr
 whole deviation profile of its members, so its score is the harmonic mean of the two (a
 batch with many unrelated excursions is not a good match, nor is one missing most defining
 events). A curated pattern names only the events it requires and says nothing of others,
-so its score is the coverage alone.
+so its score is the coverage alone. Only events of at least ``min_magnitude`` envelope SDs
+count, as in discovery (smaller excursions are everyday noise of 40-batch envelopes).
 """
 
 from __future__ import annotations
 
 from federation.signatures.model import (
+    MIN_EVENT_MAGNITUDE,
     BatchProfile,
     EventEvidence,
     Match,
@@ -19,18 +21,19 @@ from federation.signatures.model import (
 )
 
 
-def match(profile: BatchProfile, signature: Signature) -> Match:
+def match(profile: BatchProfile, signature: Signature,
+          min_magnitude: float = MIN_EVENT_MAGNITUDE) -> Match:
+    events = {k: m for k, m in profile.events.items() if m >= min_magnitude}
     defining = signature.defining
     present, missing = [], []
     for event in defining:
-        observed = [m for key, m in profile.events.items() if event.key.covers(key)]
+        observed = [m for key, m in events.items() if event.key.covers(key)]
         evidence = EventEvidence(event.key, event.share, max(observed) if observed else None)
         (present if observed else missing).append(evidence)
     total = sum(e.share for e in defining)
     coverage = sum(e.weight for e in present) / total if total else 0.0
-    unexplained = tuple(sorted(k for k in profile.events
-                               if not any(e.key.covers(k) for e in defining)))
-    specificity = 1 - len(unexplained) / len(profile.events) if profile.events else 0.0
+    unexplained = tuple(sorted(k for k in events if not any(e.key.covers(k) for e in defining)))
+    specificity = 1 - len(unexplained) / len(events) if events else 0.0
     if signature.kind == "curated":
         score = coverage
     else:
@@ -41,7 +44,8 @@ def match(profile: BatchProfile, signature: Signature) -> Match:
                  missing=tuple(missing), unexplained=unexplained)
 
 
-def rank(profile: BatchProfile, signatures: list[Signature]) -> list[Match]:
+def rank(profile: BatchProfile, signatures: list[Signature],
+         min_magnitude: float = MIN_EVENT_MAGNITUDE) -> list[Match]:
     """Every signature's match, best first (ties: by signature id)."""
-    return sorted((match(profile, s) for s in signatures),
+    return sorted((match(profile, s, min_magnitude) for s in signatures),
                   key=lambda m: (-m.score, m.signature.signature_id))

@@ -13,6 +13,10 @@ from functools import lru_cache
 from rdflib import Graph
 from rdflib.namespace import RDFS, SKOS
 
+#: Events smaller than this many envelope SDs beyond the band are not evidence of a failure
+#: pattern, in discovery (its default) and in matching (see ``discovery.py`` for why).
+MIN_EVENT_MAGNITUDE = 3.0
+
 #: Parameter IRIs start with this (ontology/parameters.ttl); used for short names only.
 PARAMETER_NS = "https://w3id.org/twinfed/parameter/"
 
@@ -58,6 +62,15 @@ class EventKey:
         """True when an observed event ``other`` is an instance of this pattern."""
         return (self.parameter == other.parameter and self.direction == other.direction
                 and (self.phase is None or self.phase == other.phase))
+
+
+@dataclass(frozen=True, order=True)
+class FeatureKey:
+    """One aligned per-phase feature: parameter IRI, phase name, statistic (``mean``...)."""
+
+    parameter: str
+    phase: str
+    statistic: str
 
 
 @dataclass(frozen=True)
