@@ -64,15 +64,6 @@ class EventKey:
                 and (self.phase is None or self.phase == other.phase))
 
 
-@dataclass(frozen=True, order=True)
-class FeatureKey:
-    """One aligned per-phase feature: parameter IRI, phase name, statistic (``mean``...)."""
-
-    parameter: str
-    phase: str
-    statistic: str
-
-
 @dataclass(frozen=True)
 class BatchProfile:
     """A batch's aligned deviation profile: the largest magnitude per event key."""

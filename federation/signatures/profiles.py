@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from federation.signatures.model import BatchProfile, EventKey, FeatureKey, LinkedDeviation
+from federation.signatures.model import BatchProfile, EventKey, LinkedDeviation
 from federation.store.base import GraphReader
 
 PREFIXES = """PREFIX tf: <https://w3id.org/twinfed/ontology#>
@@ -102,33 +102,6 @@ def read_profiles(store: GraphReader, scope: ReadScope, *,
             process=row["process"], start=row["start"], events=events[iri],
             outcome=outcomes.get(iri)))
     return profiles
-
-
-_FEATURES = """SELECT ?batch ?parameter ?phase ?statistic ?value WHERE {
-  ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:parameter ?parameter ; tf:statistic ?statistic ;
-           tf:alignedValue ?value ; tf:inPhase ?phaseIri .
-  ?phaseIri tf:phaseName ?phase .
-  %s
-}"""
-
-
-def read_features(store: GraphReader, scope: ReadScope, *,
-                  batches: Collection[str] | None = None,
-                  ) -> dict[str, dict[FeatureKey, float]]:
-    """Per batch IRI: its aligned per-phase feature values (canonical units), by key."""
-    if batches is not None and not batches:
-        return {}
-    restrict = f"VALUES ?batch {{ {_values(batches)} }}" if batches is not None else ""
-    found: dict[str, dict[FeatureKey, float]] = {}
-    for row in select_rows(store, scope, _FEATURES % restrict):
-        try:
-            value = float(row["value"])
-        except ValueError:
-            continue
-        if value == value:  # NaN carries no evidence
-            key = FeatureKey(row["parameter"], row["phase"], row["statistic"])
-            found.setdefault(row["batch"], {})[key] = value
-    return found
 
 
 _REFERENCE = """SELECT DISTINCT ?process ?good WHERE {
