@@ -85,7 +85,8 @@ def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
     graph.add((run, TF.discoverySoftwareVersion, Literal(software_version)))
     graph.add((run, TF.algorithm, Literal(
         "scikit-learn AgglomerativeClustering, cosine distance, average linkage, on "
-        "log(1 + magnitude) per (parameter, phase, direction)")))
+        "log(1 + magnitude) per (parameter, phase, direction) of the events at least "
+        "min_magnitude envelope SDs beyond the band")))
     graph.add((run, TF.requestedBy, Literal(requested_by)))
     graph.add((run, TF.outcomeParameter, URIRef(outcome)))
     for name, value in options.as_dict().items():
