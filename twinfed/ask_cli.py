@@ -65,6 +65,10 @@ def print_catalogue(catalogue: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
+#: More answer columns than this are printed as one block per row instead of a table.
+WIDEST_TABLE = 8
+
+
 def print_answer(answer: dict[str, Any]) -> None:
     """The answer's rows as a table, then each row's evidence IRIs."""
     evidence = {e["column"] for e in answer["evidence"]}
@@ -76,10 +80,17 @@ def print_answer(answer: dict[str, Any]) -> None:
     if not answer["rows"]:
         out.print("no rows match", highlight=False)
         return
-    table = Table("#", *shown)
-    for index, row in enumerate(answer["rows"], 1):
-        table.add_row(str(index), *(_cell(row.get(c)) for c in shown))
-    out.print(table)
+    if len(shown) <= WIDEST_TABLE:
+        table = Table("#", *shown)
+        for index, row in enumerate(answer["rows"], 1):
+            table.add_row(str(index), *(_cell(row.get(c)) for c in shown))
+        out.print(table)
+    else:  # too many columns for a readable table: one block of "column: value" per row
+        for index, row in enumerate(answer["rows"], 1):
+            out.print(f"{index}.", highlight=False)
+            for column in shown:
+                out.print(f"   {column}: {_cell(row.get(column))}", highlight=False,
+                          soft_wrap=True)
     out.print("evidence (IRIs to follow):", highlight=False)
     for index, row in enumerate(answer["rows"], 1):
         for column in [e["column"] for e in answer["evidence"]]:
