@@ -81,3 +81,23 @@ def test_secrets_never_reach_the_log(tmp_path: Path) -> None:
     text = log.path.read_text()
     assert secret not in text and "abc.def" not in text and '"p"' not in text
     assert log.entries()[0].details["token"] == "[redacted]"
+
+
+def test_a_dashboard_login_is_recorded_without_its_token(tmp_path: Path) -> None:
+    import httpx
+
+    from federation.api.app import create_app
+    from federation.config import FederationSettings
+    from twinfed.serving import serve
+
+    admin = {"Authorization": "Bearer adm"}
+    with serve(create_app(FederationSettings(data=tmp_path, admin_token="adm"))) as url:
+        token = httpx.post(f"{url}/users", headers=admin, timeout=30, json={
+            "name": "qa-jane", "roles": ["quality"], "sponsors": ["SP-ACME"]}).json()["token"]
+        refused = httpx.post(f"{url}/ui/login", data={"token": "wrong"}, timeout=30)
+        logged_in = httpx.post(f"{url}/ui/login", data={"token": token}, timeout=30)
+        entries = httpx.get(f"{url}/audit", params={"action": "auth.login"}, headers=admin,
+                            timeout=30).json()
+    assert refused.status_code == 401 and logged_in.status_code == 303
+    assert [(e["actor"], e["subject"]) for e in entries] == [("qa-jane", "dashboard")]
+    assert token not in json.dumps(entries)

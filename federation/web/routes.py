@@ -39,11 +39,15 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 def login(request: Request, token: str = Form(""), next: str = Form("/ui/sites")) -> Response:
+    audit = getattr(request.app.state, "audit", None)
+    client = request.client.host if request.client else None
     try:
-        session, _ = sessions(request).open(request.app.state.registry, token)
-    except TwinfedError as exc:
+        session, principal = sessions(request).open(request.app.state.registry, token)
+    except TwinfedError as exc:  # not recorded: an open form must not be able to flood the log
         return html(request, "login.html", {"next": _safe_next(next), "error": str(exc)},
                     status=exc.http_status)
+    if audit is not None:
+        audit.record(principal.name, "auth.login", "dashboard", {"client": client})
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/ui",
                         max_age=IDLE_S, secure=request.url.scheme == "https")
