@@ -15,10 +15,13 @@ from types import ModuleType
 @cache
 def module(name: str) -> ModuleType | None:
     """``federation.<name>`` if it can be imported, else None."""
+    full = f"federation.{name}"
     try:
-        return importlib.import_module(f"federation.{name}")
-    except ImportError:
-        return None
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name and full.startswith(exc.name):  # the capability itself is not built
+            return None
+        raise  # a capability that exists but cannot import is a defect: never hide it
 
 
 def missing(*names: str) -> list[str]:

@@ -21,8 +21,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from bioprocess.errors import TwinfedError
+from federation.api.roles import has_permission, record_query
 from federation.registry.service import ForbiddenError, Principal
-from federation.web import capabilities
 from federation.web.queries import Reader
 from federation.web.session import LoginRequired, current_principal
 
@@ -40,19 +40,14 @@ _PERMISSION = {path: permission for path, _, permission in NAV}
 
 
 def permitted(principal: Principal, permission: str) -> bool:
-    """What the federation's role table grants (``federation/api/roles.py``); every user may
-    do everything in a build without it. Sponsor scope applies either way."""
-    roles = capabilities.module("api.roles")
-    if roles is None:
-        return True
-    return roles.has_permission(principal, permission)
+    """What the federation's role table grants (``federation/api/roles.py``); sponsor scope
+    applies on top."""
+    return has_permission(principal, permission)
 
 
 def record(request: Request, principal: Principal, kind: str, text: str) -> None:
     """A query of record (quality, auditor) goes to the audit log, as on the API."""
-    roles = capabilities.module("api.roles")
-    if roles is not None:
-        roles.record_query(request, principal, kind, text)
+    record_query(request, principal, kind, text)
 
 
 def batch_link(value: object) -> Markup | object:
