@@ -67,6 +67,17 @@ def neo4j_uris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         server.stop()
 
 
+def load_campaign_site(driver: Driver, campaign_dir: Path, site: str) -> None:
+    """A clean database holding ``site``'s bundles of the campaign, ingested and analysed."""
+    from site_node.analysis.service import analyse
+    from site_node.ingest.service import ingest_bundle
+
+    clean_database(driver)
+    for bundle in sorted(campaign_dir.glob(f"{site}*")):
+        assert ingest_bundle(driver, bundle, site_code=site, max_file_bytes=2**30).ok
+    analyse(driver, site_code=site)
+
+
 def clean_database(driver: Driver) -> None:
     """Empty the database and (re)install the site schema."""
     _clean(driver)

@@ -21,12 +21,10 @@ from neo4j import Driver
 
 from federation.api.app import create_app
 from federation.config import FederationSettings
-from site_node.analysis.service import analyse
 from site_node.api import create_app as create_site_app
 from site_node.config import SiteSettings
-from site_node.ingest.service import ingest_bundle
 from site_node.sync.client import FederationClient, sync_site
-from tests.conftest import clean_database
+from tests.conftest import load_campaign_site
 from twinfed.serving import serve
 
 ADMIN = "admin-token-for-dashboard-tests"
@@ -51,10 +49,7 @@ def network(_drivers: dict[str, Driver], campaign_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     for site, db in SITES.items():
         driver = _drivers[db]
-        clean_database(driver)
-        for bundle in sorted(campaign_dir.glob(f"{site}*")):
-            assert ingest_bundle(driver, bundle, site_code=site, max_file_bytes=2**30).ok
-        analyse(driver, site_code=site)
+        load_campaign_site(driver, campaign_dir, site)
     settings = FederationSettings(data=tmp_path_factory.mktemp("federation-ui"),
                                   admin_token=ADMIN)
     with ExitStack() as stack:

@@ -30,11 +30,10 @@ from ontology import TF
 from protocol.package import PackageArchiveError, read_archive
 from shapes import validate
 from site_node.analysis.service import analyse
-from site_node.ingest.service import ingest_bundle
 from site_node.ingest.writer import delete_batch
 from site_node.packages.importer import import_package
 from site_node.sync.client import FederationClient, sync_site
-from tests.conftest import clean_database
+from tests.conftest import load_campaign_site
 from twinfed.serving import serve
 
 pytestmark = [
@@ -64,10 +63,7 @@ def net(_drivers: dict[str, Driver], campaign_dir: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     for site, db in SITES.items():
         driver = _drivers[db]
-        clean_database(driver)
-        for bundle in sorted(campaign_dir.glob(f"{site}*")):
-            assert ingest_bundle(driver, bundle, site_code=site, max_file_bytes=2**30).ok
-        analyse(driver, site_code=site)
+        load_campaign_site(driver, campaign_dir, site)
     settings = FederationSettings(data=tmp_path_factory.mktemp("federation"), admin_token=ADMIN)
     with serve(create_app(settings)) as url:
         admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"},

@@ -22,10 +22,8 @@ from typer.testing import CliRunner
 
 from federation.api.app import create_app
 from federation.config import FederationSettings
-from site_node.analysis.service import analyse
-from site_node.ingest.service import ingest_bundle
 from site_node.sync.client import FederationClient, sync_site
-from tests.conftest import clean_database
+from tests.conftest import load_campaign_site
 from twinfed.cli import app as cli_app
 from twinfed.serving import serve
 
@@ -42,10 +40,7 @@ def federation(_drivers: dict[str, Driver], campaign_dir: Path,
                              timeout=300)
         for site, db in SITES.items():
             driver = _drivers[db]
-            clean_database(driver)
-            for bundle in sorted(campaign_dir.glob(f"{site}*")):
-                assert ingest_bundle(driver, bundle, site_code=site, max_file_bytes=2**30).ok
-            analyse(driver, site_code=site)
+            load_campaign_site(driver, campaign_dir, site)
             client = FederationClient(url, admin.post("/sites", json={"code": site}).json()[
                 "token"])
             try:
