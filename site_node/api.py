@@ -161,6 +161,9 @@ def create_app(settings: SiteSettings, driver: Driver | None = None) -> FastAPI:
             "refused": [{"batch_id": r.batch_id, "problems": [str(p) for p in r.problems]}
                         for r in report.refused],
             "seconds": round(report.seconds, 3),
+            "estimates": [{"batch_id": e.batch_id, "model_id": e.model_id,
+                           "estimates": e.estimates, "out_of_domain": e.out_of_domain,
+                           "error": e.error} for e in report.estimates],
         }
         if report.refused:
             problem = problem_document(ValidationError(

@@ -59,6 +59,13 @@ def print_report(report: IngestReport) -> None:
         out.print(f"  [red]refused[/]   {refused.batch_id}", highlight=False)
         for problem in refused.problems:
             out.print(f"            {problem}", highlight=False, soft_wrap=True)
+    for made in report.estimates:  # soft sensors applied to the new spectra
+        if made.error is not None:
+            out.print(f"  [red]estimates failed[/] {made.batch_id} with model {made.model_id} "
+                      f"(the batch is stored): {made.error}", highlight=False, soft_wrap=True)
+        else:
+            out.print(f"  estimated {made.batch_id} with {made.model_id}: {made.estimates} "
+                      f"estimates, {made.out_of_domain} out of domain", highlight=False)
     rate = report.points / report.seconds if report.seconds else 0.0
     out.print(f"{len(report.written)} stored or unchanged, {len(report.refused)} refused, "
               f"{report.points:,} points in {report.seconds:.2f} s ({rate:,.0f} points/s)",

@@ -13,6 +13,7 @@ from site_node.ingest.problems import BundleError, Problem
 from site_node.ingest.reader import read_batch, read_manifest
 from site_node.ingest.source import open_source
 from site_node.ingest.writer import WriteResult, write_batch
+from site_node.models.estimates import IngestEstimates, estimate_ingested_batch
 
 #: Called after each batch with (batch_id, done, total).
 Progress = Callable[[str, int, int], None]
@@ -26,6 +27,8 @@ class IngestReport:
     manifest_site: str | None = None
     written: list[WriteResult] = field(default_factory=list)
     refused: list[BundleError] = field(default_factory=list)
+    #: Soft-sensor estimates made on the new spectra (a failed model is listed with its error)
+    estimates: list[IngestEstimates] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -62,7 +65,12 @@ def ingest_bundle(driver: Driver, path: Path, *, site_code: str | None,
             except BundleError as exc:
                 report.refused.append(BundleError(exc.problems, batch_id=entry.batch_id))
             else:
-                report.written.append(write_batch(driver, batch, database=database))
+                written = write_batch(driver, batch, database=database)
+                report.written.append(written)
+                if written.outcome != "unchanged":  # committed: now estimate its spectra
+                    report.estimates.extend(estimate_ingested_batch(
+                        driver, written.batch_id, site_code=manifest.site.code,
+                        database=database))
             if progress is not None:
                 progress(entry.batch_id, done, total)
     finally:

@@ -1,6 +1,7 @@
 """Apply a stored soft sensor to batches' spectra: estimates (with interval, domain flags and
 the paired lab value) replace that model's earlier estimates of the batch, the batch gets a
-new revision (so the next sync carries them), and drift is checked."""
+new revision (so the next sync carries them), and drift is checked. On ingest, the active
+(latest) version of every soft sensor of the batch's process is applied to its new spectra."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 from neo4j import Driver
 
+from bioprocess.errors import TwinfedError
 from bioprocess.models.drift import DriftFinding, check_drift
 from bioprocess.models.pairing import default_tolerance_h
 from site_node.models.data import spectra_with_lab
@@ -111,3 +113,51 @@ def _check_and_record_drift(driver: Driver, model_id: str, card: dict,
             at=datetime.now(UTC).isoformat(), value=finding.value, limit=finding.limit,
             n=finding.n, text=finding.description, database_=database)
     return findings
+
+
+@dataclass(frozen=True)
+class IngestEstimates:
+    """What the active version of one soft sensor estimated on a newly ingested batch; on
+    failure ``error`` says why (the batch itself is stored either way)."""
+
+    batch_id: str
+    model_id: str
+    estimates: int = 0
+    out_of_domain: int = 0
+    drift: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def active_models(driver: Driver, batch_id: str, database: str | None = None) -> list[str]:
+    """The latest version of every soft sensor of the batch's process — none when the batch
+    holds no spectra."""
+    records, _, _ = driver.execute_query(
+        "MATCH (b:Batch {batch_id: $id}) WHERE EXISTS { (b)-[:HAS_SPECTRA]->() } "
+        "MATCH (m:SoftSensorModel {process: b.process}) "
+        "WITH m.target AS target, max(m.version) AS version, b.process AS process "
+        "MATCH (m:SoftSensorModel {target: target, process: process, version: version}) "
+        "RETURN m.model_id AS id ORDER BY id", id=batch_id, database_=database, routing_="r")
+    return [r["id"] for r in records]
+
+
+def estimate_ingested_batch(driver: Driver, batch_id: str, *, site_code: str,
+                            database: str | None = None) -> list[IngestEstimates]:
+    """Apply every active soft sensor of the batch's process to its spectra (on ingest).
+
+    Each model's estimates of the batch are written in one transaction (all or none), so a
+    model that fails leaves the batch as ingested and its earlier estimates as they were; the
+    failure is returned, never raised — the ingest of the batch has already succeeded.
+    """
+    results = []
+    for model_id in active_models(driver, batch_id, database):
+        try:
+            report = apply_soft_sensor(driver, model_id, site_code=site_code,
+                                       batch_ids=[batch_id], database=database)
+        except Exception as exc:  # noqa: BLE001 - any model failure is reported, not raised
+            detail = str(exc) if isinstance(exc, TwinfedError) else f"{type(exc).__name__}: {exc}"
+            results.append(IngestEstimates(batch_id, model_id, error=detail))
+        else:
+            results.append(IngestEstimates(batch_id, model_id, report.estimates,
+                                           report.out_of_domain,
+                                           tuple(f.description for f in report.drift)))
+    return results
