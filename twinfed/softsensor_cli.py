@@ -140,12 +140,13 @@ def apply(
 
 @softsensor_app.command("list")
 def list_command(neo4j_uri: UriOption = None) -> None:
-    """The site's soft-sensor models, every version."""
-    from site_node.models.store import list_models
+    """The site's soft-sensor and early-yield models, every version."""
+    from site_node.models.store import list_models, list_yield_models
 
     driver = connect(_settings(neo4j_uri))
     try:
         rows = list_models(driver)
+        yield_rows = list_yield_models(driver)
     finally:
         driver.close()
     table = Table("model", "target", "process", "version", "algorithm", "RMSEP", "R²",
@@ -156,16 +157,29 @@ def list_command(neo4j_uri: UriOption = None) -> None:
                       f"{r['metrics'].get('r2', float('nan')):.3f}", str(r["estimates"]),
                       str(r["drift_events"]))
     out.print(table if rows else "no soft-sensor model is stored at this site")
+    if yield_rows:
+        cuts = sorted({c for r in yield_rows for c in r["by_fraction"]}, key=lambda c: float(
+            c.rstrip("%")))
+        table = Table("early-yield model", "target", "process", "version",
+                      *[f"accuracy at {c}" for c in cuts])
+        for r in yield_rows:
+            table.add_row(r["model_id"], r["target"], r["process"] or "", str(r["version"]),
+                          *[f"{r['by_fraction'][c]['accuracy_pct']:.1f} %"
+                            if c in r["by_fraction"] else "" for c in cuts])
+        out.print(table)
 
 
 @softsensor_app.command("show")
 def show(model_id: Annotated[str, typer.Argument(help="model id")],
          neo4j_uri: UriOption = None) -> None:
-    """Print a model card."""
-    from site_node.models.store import model_card
+    """Print a model card (soft sensor or early yield)."""
+    from site_node.models.store import model_card, yield_model_card
 
     driver = connect(_settings(neo4j_uri))
     try:
+        if model_id.startswith("yield-"):
+            print_yield_card(yield_model_card(driver, model_id))
+            return
         card = model_card(driver, model_id)
     finally:
         driver.close()
@@ -178,15 +192,19 @@ def yield_command(
                                            "site's final titre attribute)")],
     at: Annotated[float, typer.Option(help="percentage of the batch elapsed")] = 50.0,
     process: Annotated[str | None, typer.Option(help="process code")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="keep the models as a new "
+                                        "version of the early-yield model card")] = True,
     neo4j_uri: UriOption = None,
 ) -> None:
     """Early yield: models trained on the earlier finished batches (held-out accuracy per
-    cut-off), the three latest batches predicted from their first AT % as if running."""
+    cut-off), the three latest batches predicted from their first AT % as if running; the
+    models are stored as a new model-card version (`softsensor show` prints it)."""
     from site_node.models.yield_service import early_yield
 
     driver = connect(_settings(neo4j_uri))
     try:
-        result = early_yield(driver, attribute, at_fraction=at / 100, process=process)
+        result = early_yield(driver, attribute, at_fraction=at / 100, process=process,
+                             store=store)
     finally:
         driver.close()
     print_yield(result)
@@ -210,6 +228,37 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
     out.print(table)
     out.print("drivers: " + "; ".join(models.models[result.model_fraction].drivers[:3]),
               highlight=False, soft_wrap=True)
+    if getattr(result, "stored", None) is not None:
+        out.print(f"model card stored as {result.stored.model_id} (version "
+                  f"{result.stored.version}, trained on {len(models.training_batches)} "
+                  "batches)", highlight=False)
+
+
+def print_yield_card(card: dict[str, Any]) -> None:
+    """An early-yield model card in plain words."""
+    out.rule(f"model card {card.get('model_id', '')} (version {card.get('version', '?')})")
+    lines = [
+        ("target", f"final {card['target']} ({card.get('unit', '')}), process "
+                   f"{card.get('process', '?')}"),
+        ("inputs", card.get("inputs", "")),
+        ("algorithm", card["algorithm"]),
+        ("training", f"{len(card['training_batches'])} batches: "
+                     f"{', '.join(card['training_batches'])}"),
+        ("validation", card.get("validation", "")),
+    ]
+    for label, text in lines:
+        out.print(f"[bold]{label:17}[/] {text}", highlight=False, soft_wrap=True)
+    for cut, m in card["by_fraction"].items():
+        out.print(f"[bold]from the first {cut}[/]: accuracy {m['accuracy_pct']:.1f} % "
+                  f"(100 % − MAPE, held out; mean predictor "
+                  f"{m['mean_predictor_accuracy_pct']:.1f} %), interval "
+                  f"±{m['interval_half_width']:.3g} {card.get('unit', '')}", highlight=False)
+        for item in m["drivers"][:3]:
+            out.print(f"  - {item}", highlight=False, soft_wrap=True)
+    for title, key in (("assumptions", "assumptions"), ("limitations", "limitations")):
+        out.print(f"[bold]{title}[/]", highlight=False)
+        for item in card.get(key, []):
+            out.print(f"  - {item}", highlight=False, soft_wrap=True)
 
 
 def aligned_code(site: str, parameter: str, kind: str) -> str | None:

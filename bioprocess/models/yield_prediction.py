@@ -132,6 +132,24 @@ def _choose_components(X: np.ndarray, y: np.ndarray, max_k: int = 3) -> int:  # 
     return best_k
 
 
+INPUTS_TEXT = ("for every on-line tag its mean, last value and recent slope up to the cut-off; "
+               "for every lab analyte its last value, recent slope, area under the curve and "
+               "value extrapolated to the typical end — whatever the site records, under its "
+               "own names")
+ASSUMPTIONS = (
+    "a new batch runs the same process (recipe, scale, duration) as the training batches",
+    "the cut-off is a share of the typical duration of the training batches",
+    "tags and lab analytes keep their names and units; a missing one is imputed with the "
+    "training median",
+)
+LIMITATIONS = (
+    "events after the cut-off (a late fault, a contamination) are invisible to the model; "
+    "its error is largest for such batches",
+    "few training batches: the held-out accuracy is itself uncertain by several percent",
+    "drivers are associations across past batches, not causes",
+)
+
+
 @dataclass
 class FractionModel:
     """The model for one cut-off fraction, its held-out accuracy and drivers."""
@@ -159,11 +177,16 @@ class YieldModels:
 
     def card(self) -> dict[str, object]:
         return {
+            "kind": "early_yield",
             "target": self.target, "unit": self.unit,
             "typical_duration_h": self.typical_duration_h,
             "training_batches": self.training_batches,
             "algorithm": "PLS regression on standardised early-batch features (0 components "
                          "= the training mean)",
+            "inputs": INPUTS_TEXT,
+            "validation": "nested leave-one-batch-out: every training batch predicted by a "
+                          "model (and number of components) chosen without it",
+            "assumptions": list(ASSUMPTIONS), "limitations": list(LIMITATIONS),
             "by_fraction": {f"{int(round(f * 100))}%": {
                 "accuracy_pct": m.accuracy_pct, "mean_predictor_accuracy_pct":
                 m.baseline_accuracy_pct, "components": m.n_components,

@@ -1,4 +1,4 @@
-"""Soft-sensor model cards, drift events and estimates in the site's RDF export.
+"""Soft-sensor and early-yield model cards, drift events and estimates in the site's RDF export.
 
 Model cards and drift events go to the ``meta`` graph (the federation files them under the
 model's sponsor through ``tf:ofProcess``); estimates go to their batch's graph. Only the
@@ -27,6 +27,11 @@ RETURN m.model_id AS model_id, m.card AS card, m.created_at AS created_at,
        collect(d {.*}) AS drift ORDER BY m.model_id
 """
 
+_YIELD_MODELS = """
+MATCH (m:YieldModel)
+RETURN m.model_id AS model_id, m.card AS card, m.created_at AS created_at ORDER BY m.model_id
+"""
+
 _ESTIMATES = """
 MATCH (b:Batch)-[:HAS_ESTIMATE]->(e:Estimate)
 WHERE b.batch_id IN $ids AND (e.reference IS NOT NULL OR NOT e.in_domain)
@@ -40,8 +45,12 @@ def read_model_records(driver: Driver, batch_ids: list[str], database: str | Non
     models, _, _ = driver.execute_query(_MODELS, database_=database, routing_="r")
     estimates, _, _ = driver.execute_query(_ESTIMATES, ids=batch_ids, database_=database,
                                            routing_="r")
+    yield_models, _, _ = driver.execute_query(_YIELD_MODELS, database_=database, routing_="r")
     return ([{"model_id": r["model_id"], "card": json.loads(r["card"]),
-              "created_at": r["created_at"], "drift": list(r["drift"])} for r in models],
+              "created_at": r["created_at"], "drift": list(r["drift"])} for r in models]
+            + [{"model_id": r["model_id"], "card": json.loads(r["card"]),
+                "created_at": r["created_at"], "drift": [], "kind": "early_yield"}
+               for r in yield_models],
             {r["batch_id"]: list(r["estimates"]) for r in estimates})
 
 
@@ -56,7 +65,10 @@ def add_models(dataset: Dataset, models: list[dict[str, Any]],
     meta = dataset.graph(iris.meta_graph)
     units = {row["model_id"]: row["card"].get("unit") or "1" for row in models}
     for row in models:
-        _model(meta, row, iris, dt)
+        if row.get("kind") == "early_yield":
+            _yield_model(meta, row, iris, dt)
+        else:
+            _model(meta, row, iris, dt)
     for batch_id, rows in estimates.items():
         graph = dataset.graph(iris.batch_graph(batch_id))
         batch = iris("batch", batch_id)
@@ -121,6 +133,53 @@ def _model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # noqa: 
         g.add((node, TF.driftLimit, _double(event["limit"])))
         g.add((node, TF.raisedAt, dt(event["raised_at"])))
         g.add((node, DCTERMS.description, Literal(event["description"])))
+
+
+def _yield_model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # noqa: ANN401
+    """An early-yield model card: typed tf:YieldModel and (its superclass) tf:SoftSensorModel,
+    because the federation does no inference and files and scopes model cards by that type;
+    held-out accuracy per cut-off as JSON, drivers per cut-off in words, PROV-O lineage to
+    the training batches as for soft sensors."""
+    card = row["card"]
+    model = iris("model", row["model_id"])
+    training = iris("model", row["model_id"], "training")
+    g.add((model, RDF.type, TF.YieldModel))
+    g.add((model, RDF.type, TF.SoftSensorModel))
+    g.add((model, TF.modelId, Literal(row["model_id"])))
+    g.add((model, TF.modelVersion, Literal(int(card["version"]))))
+    g.add((model, TF.targetAnalyte, Literal(card["target"])))
+    g.add((model, TF.unitLabel, Literal(card.get("unit") or "1")))
+    g.add((model, TF.ofProcess, iris("process", card["process"], card["process_version"])))
+    g.add((model, TF.algorithm, Literal(card["algorithm"])))
+    g.add((model, TF.inputDescription, Literal(card["inputs"])))
+    by_fraction = card["by_fraction"]
+    g.add((model, TF.hyperParameters, Literal(json.dumps(
+        {cut: {k: v for k, v in m.items() if k not in ("drivers", "accuracy_pct",
+                                                       "mean_predictor_accuracy_pct")}
+         for cut, m in by_fraction.items()}, sort_keys=True))))
+    g.add((model, TF.yieldAccuracy, Literal(json.dumps(
+        {cut: {"accuracy_pct": m["accuracy_pct"],
+               "mean_predictor_accuracy_pct": m["mean_predictor_accuracy_pct"]}
+         for cut, m in by_fraction.items()}, sort_keys=True))))
+    for cut, m in by_fraction.items():
+        for text in m["drivers"]:
+            g.add((model, TF.driver, Literal(f"from the first {cut}: {text}")))
+    for key, prop in (("assumptions", TF.assumption), ("limitations", TF.limitation)):
+        for text in card.get(key, []):
+            g.add((model, prop, Literal(text)))
+    for batch_id in card["training_batches"]:
+        g.add((model, PROV.wasDerivedFrom, iris("batch", batch_id)))
+        g.add((training, PROV.used, iris("batch", batch_id)))
+    if int(card["version"]) > 1:
+        g.add((model, PROV.wasRevisionOf, iris("model", row["model_id"].rsplit("-v", 1)[0]
+                                                + f"-v{int(card['version']) - 1}")))
+    g.add((model, OWL.versionInfo, Literal(str(card["version"]))))
+    g.add((model, PROV.wasGeneratedBy, training))
+    g.add((model, PROV.generatedAtTime, dt(row["created_at"])))
+    g.add((training, RDF.type, TF.ModelTraining))
+    g.add((training, PROV.endedAtTime, dt(row["created_at"])))
+    g.add((training, PROV.wasAssociatedWith, iris.site))
+    g.add((training, DCTERMS.description, Literal(card.get("validation", ""))))
 
 
 def _estimate(g: Graph, batch: URIRef, batch_id: str, row: dict[str, Any],

@@ -1,5 +1,6 @@
 """Early yield prediction at the site: train on the earlier finished batches, predict the
-latest ones from their first X % as if they were still running."""
+latest ones from their first X % as if they were still running, and keep the models as a
+versioned model card (a retrain is a new version)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bioprocess.models.yield_prediction import (
     train_yield_models,
 )
 from site_node.models.data import batch_histories
+from site_node.models.store import StoredModel, save_yield_models
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,25 @@ class EarlyYield:
     model_fraction: float
     #: (prediction from the first ``at_fraction``, actual final value) of the latest batches
     predictions: list[tuple[YieldPrediction, float]]
+    #: the model card stored as a new version (``None`` when not stored)
+    stored: StoredModel | None = None
+
+
+def _process_of(driver: Driver, batch_id: str, database: str | None) -> dict[str, str]:
+    records, _, _ = driver.execute_query(
+        "MATCH (b:Batch {batch_id: $id}) RETURN b.process AS process, "
+        "b.process_version AS version, b.sponsor AS sponsor", id=batch_id,
+        database_=database, routing_="r")
+    return {k: records[0][k] or "" for k in ("process", "version", "sponsor")}
 
 
 def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                 process: str | None = None, running: int = 3,
-                fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+                fractions: tuple[float, ...] = DEFAULT_FRACTIONS, store: bool = True,
                 database: str | None = None) -> EarlyYield:
     """Models trained on all but the ``running`` latest batches; those predicted from their
-    first ``at_fraction``."""
+    first ``at_fraction``. With ``store`` the models are kept as a new version of the
+    (attribute, process) early-yield model card, with lineage to the training batches."""
     histories, unit = batch_histories(driver, attribute, process=process, database=database)
     if len(histories) < 5:
         raise ValidationError(f"early yield prediction needs at least 5 finished batches with "
@@ -43,4 +56,11 @@ def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                                 fractions=sorted({*fractions, at_fraction}))
     predictions = [(predict_final_titre(models, h.until(at_fraction)), h.final_value)
                    for h in histories[-running:]]
-    return EarlyYield(models, at_fraction, predictions[0][0].model_fraction, predictions)
+    stored = None
+    if store:
+        of = _process_of(driver, models.training_batches[0], database)
+        stored = save_yield_models(driver, models, process=of["process"],
+                                   process_version=of["version"], sponsor=of["sponsor"],
+                                   database=database)
+    return EarlyYield(models, at_fraction, predictions[0][0].model_fraction, predictions,
+                      stored)
