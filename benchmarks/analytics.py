@@ -5,15 +5,17 @@ What is measured (``main()`` returns the printed figures as a dict):
 1. **Signature discovery vs injected faults**: on 3-site x 40-batch campaigns
    (``generate_campaign``, ``fault_rate`` 0.3, several seeds), the adjusted Rand index of
    the recurring signatures found against the injected fault types, faulty batches only
-   (a batch with several faults is labelled by their combination). Three figures per seed:
-   over *all* faulty batches (a batch in no signature counts as its own singleton group —
-   faults that leave no aligned deviation event cannot be found from events); over the
-   faulty batches with any aligned event (same rule); and over the faulty batches with
-   *signal* — an event of at least ``min_magnitude`` envelope SDs, the only ones discovery
-   considers — both as clustered (before the recurrence filter: how well the clustering
-   separates what it can see) and as recurring signatures. The share of faulty batches
-   without signal is printed: a limit of the data (the faults did not leave the sites'
-   envelopes by 3 SD), not of the clustering.
+   (a batch with several faults is labelled by their combination). The required figure is
+   over *all* faulty batches (a batch in no signature counts as its own singleton group).
+   Beside it: over the faulty batches with any aligned event or feature deviation (same
+   rule); over the faulty batches with *signal* — an event of at least ``min_magnitude``
+   envelope SDs, or feature deviations past the site's abnormality gate
+   (``federation/signatures/features.py``), the only evidence discovery considers — both as
+   clustered (before the recurrence filter) and as recurring signatures; and the *ceiling*:
+   the ARI a perfect grouping of exactly the batches with signal would reach (the rest
+   singletons), i.e. what the store's evidence allows at best. The share of faulty batches
+   without signal is printed: a limit of the data (the faults left no event >= 3 SD and no
+   phase statistic past the gate), not of the clustering.
 2. **False signatures on a fault-free campaign** (``fault_rate=0``): signatures found and the
    share of batches placed in one.
 3. **OUR/titre question** (``federation/questions/our_titre.rq``, default parameters) vs
@@ -62,7 +64,7 @@ No threshold was tuned to one seed: the discovery defaults (``federation/signatu
 discovery.py``) were chosen on the mean over seeds 1-3 and the fault-free seed 101 (the middle
 of a plateau), then run once on seeds 4-6, never tuned there. Run:
 ``python -m benchmarks.analytics [--seeds 1 2 3] [--batches-per-site 40] [--no-cache]
-[--distance-threshold D --min-magnitude M]``.
+[--distance-threshold D --min-magnitude M --gate-factor G --min-feature-z Z]``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ from federation.signatures.discovery import (
     DiscoveryOptions,
     cluster_labels,
     discover,
+    has_evidence,
     significant,
 )
 from federation.signatures.matching import rank
@@ -383,10 +386,10 @@ def held_out(profiles: list[BatchProfile], truth: dict[str, str],
     aligned event."""
     right = fair = tried = 0
     for held in profiles:
-        if held.batch_id not in truth or not held.events:
+        if held.batch_id not in truth or not (held.events or held.feature_z):
             continue
-        tried += 1  # below min_magnitude it cannot match anything: counted as wrong
-        if not significant(held, options.min_magnitude).events:
+        tried += 1  # without evidence it cannot match anything: counted as wrong
+        if not has_evidence(held, options.min_magnitude):
             continue
         rest = [p for p in profiles if p.batch != held.batch]
         signatures = _signatures_from(discover(rest, options), held.sponsor)
@@ -411,7 +414,7 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
         runs = SignatureService(store, "bench").discover(sponsors, neutral,
                                                          requested_by="bench", options=options)
         scope = ReadScope(frozenset(sponsors), neutral)
-        profiles = read_profiles(store, scope)
+        profiles = read_profiles(store, scope, features=options.features)
         references = reference_batches(store, scope)
         answer = store.query(question("our_titre").bind(), sponsors=sponsors,
                              graphs=neutral).bindings()
@@ -423,7 +426,7 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
     ari_all = (adjusted_rand_score([truth[i] for i in faulty],
                                    [member_of.get(i, f"alone:{i}") for i in faulty])
                if faulty else float("nan"))
-    visible = [p for p in profiles if p.batch_id in truth and p.events]
+    visible = [p for p in profiles if p.batch_id in truth and (p.events or p.feature_z)]
     # Any aligned event: batches in no signature count as singletons.
     ari_visible = (adjusted_rand_score(
         [truth[p.batch_id] for p in visible],
@@ -431,10 +434,15 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
         if len(visible) > 1 else float("nan"))
     # Signal: at least one event of min_magnitude; the grouping before the recurrence filter.
     signal = [significant(p, options.min_magnitude) for p in visible]
-    signal = [p for p in signal if p.events]
+    signal = [p for p in signal if has_evidence(p, options.min_magnitude)]
+    with_event = sum(1 for p in signal if p.events)
     labels = cluster_labels(signal, options)
     ari_signal = (adjusted_rand_score([truth[p.batch_id] for p in signal], labels.tolist())
                   if len(signal) > 1 else float("nan"))
+    signal_ids = {p.batch_id for p in signal}
+    ari_ceiling = (adjusted_rand_score([truth[i] for i in faulty],
+                                       [truth[i] if i in signal_ids else f"alone:{i}"
+                                        for i in faulty]) if faulty else float("nan"))
     ari_signal_kept = (adjusted_rand_score(
         [truth[p.batch_id] for p in signal],
         [member_of.get(p.batch_id, f"alone:{p.batch_id}") for p in signal])
@@ -448,6 +456,9 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
         "seed": data.seed, "batches": data.batches, "faulty": len(faulty),
         "cached": data.cached,
         "faulty_with_events": len(visible), "faulty_with_signal": len(signal),
+        "faulty_with_strong_event": with_event,
+        "fault_free_abnormal": sum(1 for p in profiles
+                                   if p.batch_id not in truth and p.feature_z),
         "fault_types": dict(Counter(truth.values())),
         "signatures": len(signatures),
         "signature_purity": [Counter(truth.get(i, "fault-free") for i in s.member_ids)
@@ -457,6 +468,7 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
                                         if i not in truth),
         "ari_all_faulty": ari_all, "ari_faulty_with_events": ari_visible,
         "ari_faulty_with_signal": ari_signal, "ari_faulty_with_signal_kept": ari_signal_kept,
+        "ari_ceiling": ari_ceiling,
         "our_titre_returned": len(returned), "our_titre_expected": len(expected),
         "our_titre_precision": (len(returned & expected) / len(returned)
                                 if returned else float("nan")),
@@ -501,9 +513,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         default=DiscoveryOptions.distance_threshold)
     parser.add_argument("--min-magnitude", type=float, default=DiscoveryOptions.min_magnitude,
                         help="0 with --distance-threshold 0.5: the settings before 2026-11-27")
+    parser.add_argument("--gate-factor", type=float, default=DiscoveryOptions.gate_factor,
+                        help="abnormality gate of feature deviations (a huge value: events only)")
+    parser.add_argument("--min-feature-z", type=float, default=DiscoveryOptions.min_feature_z)
     args = parser.parse_args(argv)
     options = DiscoveryOptions(distance_threshold=args.distance_threshold,
-                               min_magnitude=args.min_magnitude)
+                               min_magnitude=args.min_magnitude, gate_factor=args.gate_factor,
+                               min_feature_z=args.min_feature_z)
     print(f"analytics quality: 3 sites x {args.batches_per_site} batches, fault rate "
           f"{FAULT_RATE}, seeds {args.seeds}; discovery settings {options.as_dict()}")
     print("path: in-process site analysis + the same export builder, alignment, store, "
@@ -514,13 +530,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r = evaluate_seed(data, options)
         seeds.append(r)
         print(f"seed {seed}: {r['faulty']} faulty ({r['faulty_with_events']} with aligned "
-              f"events, {r['faulty_with_signal']} with one >= {options.min_magnitude} SD) of "
+              f"events or feature deviations, {r['faulty_with_signal']} with signal: "
+              f"{r['faulty_with_strong_event']} with an event >= {options.min_magnitude} SD, "
+              f"the rest past the abnormality gate only; fault-free batches past the gate: "
+              f"{r['fault_free_abnormal']}) of "
               f"{r['batches']}; {r['signatures']} signatures "
               f"(purity {[round(p, 2) for p in r['signature_purity']]}); "
               f"ARI all faulty {_fmt(r['ari_all_faulty'])}, faulty with events "
               f"{_fmt(r['ari_faulty_with_events'])}, with signal "
               f"{_fmt(r['ari_faulty_with_signal'])}"
-              f" (clusters) / {_fmt(r['ari_faulty_with_signal_kept'])} (signatures); OUR/titre P "
+              f" (clusters) / {_fmt(r['ari_faulty_with_signal_kept'])} (signatures), ceiling "
+              f"{_fmt(r['ari_ceiling'])}; OUR/titre P "
               f"{_fmt(r['our_titre_precision'])} R {_fmt(r['our_titre_recall'])} "
               f"({r['our_titre_returned']} returned, {r['our_titre_expected']} expected); "
               f"held-out {r['held_out_right']}/{r['held_out_fair']} "
@@ -546,6 +566,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ari_faulty_with_signal_mean": _mean([r["ari_faulty_with_signal"] for r in seeds]),
         "ari_faulty_with_signal_kept_mean": _mean([r["ari_faulty_with_signal_kept"]
                                                    for r in seeds]),
+        "ari_ceiling_mean": _mean([r["ari_ceiling"] for r in seeds]),
         "faulty_without_signal_share": 1 - sum(r["faulty_with_signal"] for r in seeds)
         / max(1, sum(r["faulty"] for r in seeds)),
         "fault_free_signatures": clean["signatures"],
@@ -562,10 +583,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"ARI (target >= 0.9): all faulty batches mean {_fmt(figures['ari_all_faulty_mean'])}"
           f" (min {_fmt(figures['ari_all_faulty_min'])}); faulty batches with aligned events "
           f"mean {_fmt(figures['ari_faulty_with_events_mean'])}; faulty batches with signal "
-          f"(an event >= {options.min_magnitude} SD) mean "
+          f"(an event >= {options.min_magnitude} SD or past the abnormality gate) mean "
           f"{_fmt(figures['ari_faulty_with_signal_mean'])} as clustered, "
           f"{_fmt(figures['ari_faulty_with_signal_kept_mean'])} as recurring signatures; "
-          f"{figures['faulty_without_signal_share']:.0%} of faulty batches have no signal")
+          f"{figures['faulty_without_signal_share']:.0%} of faulty batches have no signal; "
+          f"ceiling (perfect grouping of the batches with signal, all faulty) mean "
+          f"{_fmt(figures['ari_ceiling_mean'])}")
     physical = sum(r["our_titre_physical"] for r in seeds)
     physical_returned = sum(r["our_titre_physical_returned"] for r in seeds)
     figures["our_titre_physical_recall"] = (physical_returned / physical if physical

@@ -1,27 +1,33 @@
 """Find groups of batches that share a deviation pattern, keep those that recur, describe them.
 
-Evidence: only events at least ``min_magnitude`` envelope SDs beyond the site envelope count
-(default 3). Envelopes built from a few dozen reference batches flag ordinary excursions of
-1-2 SD in good batches every day; on generated fault-free campaigns those alone formed
-"recurring" signatures (11 over 36 of 120 batches), at 3 SD none did.
+Evidence, per batch, from what the federation store holds (aligned parameters, phases,
+features and events; nothing names a site's tag or a simulator fault):
 
-Representation: each batch with at least one such aligned deviation event becomes a vector over
-the event keys seen in the data set, ``(parameter, phase, direction)``, whose value is
-``log(1 + magnitude)`` of the batch's largest event of that key (0 when absent). The log keeps a
-200-SD lactate excursion from drowning every other event, and magnitudes are in envelope
-standard deviations, so they are comparable across sites, units and parameters. Each event
-also counts under its phase-free key ``(parameter, None, direction)``: the same failure can
-start earlier or later in another batch and land in a neighbouring phase, and those batches
-should still look alike; when they share the phase too, the phase-specific columns make them
-more alike still.
+- **events** at least ``min_magnitude`` envelope SDs beyond the site envelope (default 3).
+  Envelopes built from a few dozen reference batches flag ordinary excursions of 1-2 SD in
+  good batches every day; on generated fault-free campaigns those alone formed "recurring"
+  signatures (11 over 36 of 120 batches), at 3 SD none did;
+- **feature deviations** (``features.py``): phase statistics (mean, min, max, slope of an
+  aligned parameter in a phase) at least ``min_feature_z`` robust SDs from the site's own
+  reference batches, counted only for batches that pass the site's abnormality gate (their
+  largest |z| is ``gate_factor`` times the median of the same figure over the site's
+  reference batches). They carry weaker but real failures that never left the envelope by
+  3 SD (a third of faulty batches on generated campaigns).
+
+Representation: each batch with evidence becomes a signed vector: per ``(parameter, phase)``
+event, ``±log(1 + magnitude)`` (+ high, - low); per deviating feature ``(parameter, phase,
+statistic)``, ``±log(1 + |z|)``. The log keeps a 200-SD lactate excursion from drowning
+every other deviation; magnitudes are in SDs of the site's own variation, so comparable
+across sites, units and parameters; signs keep "DO high" apart from "DO low".
 
 Algorithm: agglomerative clustering (scikit-learn) with cosine distance and average linkage,
 cut at ``distance_threshold`` (default 0.7: members' profiles point the same way on average,
-cosine similarity above 0.3 — one shared dominant event among a few unshared ones; chosen on
-the middle of a plateau 0.65-0.75 over three generated campaigns, ``benchmarks/analytics.py``).
-No number of groups is given: real data decide it.
-A group is a *recurring signature* when it has at least two members and recurs at
-``min_sites`` or more sites, or counts ``min_batches`` or more batches.
+cosine similarity above 0.3). No number of groups is given: real data decide it. A group is
+a *recurring signature* when it has at least two members and recurs at ``min_sites`` or
+more sites, or counts ``min_batches`` or more batches. Its description is the event keys
+``(parameter, phase, direction)`` that at least ``defining_share`` of its members show, as
+an event or a feature deviation. Defaults were chosen on the mean over generated seeds 1-3
+and a fault-free seed (``benchmarks/analytics.py``) and then run once on seeds 4-6.
 
 Pure: profiles in, groups out; no store, no HTTP.
 """
@@ -36,6 +42,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from bioprocess.errors import ValidationError
+from federation.signatures.features import FeatureOptions
 from federation.signatures.model import (
     MIN_EVENT_MAGNITUDE,
     BatchProfile,
@@ -56,6 +63,9 @@ class DiscoveryOptions:
     min_batches: int = 0
     #: An event defines a signature when at least this share of members show it.
     defining_share: float = 0.5
+    #: Feature deviations (``features.py``): abnormality gate and smallest |z| that counts.
+    gate_factor: float = FeatureOptions.gate_factor
+    min_feature_z: float = FeatureOptions.min_z
 
     def __post_init__(self) -> None:
         if not 0 < self.distance_threshold <= 1:
@@ -70,11 +80,17 @@ class DiscoveryOptions:
         if not 0 < self.defining_share <= 1:
             raise ValidationError("defining_share must be within (0, 1]; got "
                                   f"{self.defining_share} instead")
+        FeatureOptions(gate_factor=self.gate_factor, min_z=self.min_feature_z)
+
+    @property
+    def features(self) -> FeatureOptions:
+        return FeatureOptions(gate_factor=self.gate_factor, min_z=self.min_feature_z)
 
     def as_dict(self) -> dict[str, float | int]:
         return {"distance_threshold": self.distance_threshold,
                 "min_magnitude": self.min_magnitude, "min_sites": self.min_sites,
-                "min_batches": self.min_batches, "defining_share": self.defining_share}
+                "min_batches": self.min_batches, "defining_share": self.defining_share,
+                "gate_factor": self.gate_factor, "min_feature_z": self.min_feature_z}
 
 
 @dataclass(frozen=True)
@@ -98,43 +114,54 @@ def with_phase_free_keys(events: dict[EventKey, float]) -> dict[EventKey, float]
     return extended
 
 
-def event_matrix(profiles: list[BatchProfile]) -> tuple[np.ndarray, list[EventKey]]:
-    """``log1p(magnitude)`` per batch (rows) and event key (columns, sorted; phase-specific
-    and phase-free keys)."""
-    extended = [with_phase_free_keys(p.events) for p in profiles]
-    keys = sorted({k for events in extended for k in events},
-                  key=lambda k: (k.parameter, k.phase or "", k.direction))
-    column = {k: i for i, k in enumerate(keys)}
-    matrix = np.zeros((len(profiles), len(keys)))
-    for row, events in enumerate(extended):
-        for key, magnitude in events.items():
-            matrix[row, column[key]] = np.log1p(max(magnitude, 0.0))
-    return matrix, keys
-
-
 def significant(profile: BatchProfile, min_magnitude: float) -> BatchProfile:
     """The profile with only its events of at least ``min_magnitude`` envelope SDs."""
     events = {k: m for k, m in profile.events.items() if m >= min_magnitude}
     return profile if len(events) == len(profile.events) else replace(profile, events=events)
 
 
+def has_evidence(profile: BatchProfile, min_magnitude: float) -> bool:
+    return bool(profile.feature_z) or any(m >= min_magnitude for m in profile.events.values())
+
+
+def evidence_matrix(profiles: list[BatchProfile], min_magnitude: float
+                    ) -> tuple[np.ndarray, list[tuple[str, str | None, str]]]:
+    """Signed ``log1p`` magnitudes per batch (rows) and column (sorted): ``(parameter, phase,
+    "event")`` for events, ``(parameter, phase, statistic)`` for feature deviations."""
+    rows: list[dict[tuple[str, str | None, str], float]] = []
+    for profile in profiles:
+        row: dict[tuple[str, str | None, str], float] = {}
+        for key, magnitude in profile.events.items():
+            if magnitude < min_magnitude:
+                continue
+            column = (key.parameter, key.phase, "event")
+            value = (1.0 if key.direction == "high" else -1.0) * float(np.log1p(magnitude))
+            if abs(value) > abs(row.get(column, 0.0)):  # both directions: the larger
+                row[column] = value
+        for (parameter, phase, statistic), z in profile.feature_z.items():
+            row[(parameter, phase, statistic)] = float(np.sign(z) * np.log1p(abs(z)))
+        rows.append(row)
+    columns = sorted({c for row in rows for c in row}, key=lambda c: (c[0], c[1] or "", c[2]))
+    index = {c: i for i, c in enumerate(columns)}
+    matrix = np.zeros((len(profiles), len(columns)))
+    for r, row in enumerate(rows):
+        for column, value in row.items():
+            matrix[r, index[column]] = value
+    return matrix, columns
+
+
 def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> np.ndarray:
-    """A cluster label per profile; profiles without significant events get -1."""
+    """A cluster label per profile; profiles without evidence get -1."""
     labels = np.full(len(profiles), -1)
-    profiles = [significant(p, options.min_magnitude) for p in profiles]
-    with_events = [i for i, p in enumerate(profiles) if p.events]
-    if len(with_events) < 2:
+    chosen = [i for i, p in enumerate(profiles) if has_evidence(p, options.min_magnitude)]
+    if len(chosen) < 2:
         return labels
-    chosen = [profiles[i] for i in with_events]
-    matrix, keys = event_matrix(chosen)
-    # A batch whose events all have magnitude 0 would be a zero vector (cosine undefined):
-    # it counts by presence instead.
-    for row in np.flatnonzero(~matrix.any(axis=1)):
-        present = with_phase_free_keys(chosen[row].events)
-        matrix[row] = [1.0 if k in present else 0.0 for k in keys]
+    matrix, _ = evidence_matrix([profiles[i] for i in chosen], options.min_magnitude)
+    # A batch whose evidence all has magnitude 0 would be a zero vector (cosine undefined).
+    matrix[~matrix.any(axis=1)] = 1e-6
     model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
                                     distance_threshold=options.distance_threshold)
-    labels[with_events] = model.fit_predict(matrix)
+    labels[chosen] = model.fit_predict(matrix)
     return labels
 
 
@@ -145,7 +172,7 @@ def describe(members: list[BatchProfile], options: DiscoveryOptions) -> tuple[De
     phase-specific key of the same parameter and direction is: the phase is said when the
     members agree on it.
     """
-    extended = [with_phase_free_keys(m.events) for m in members]
+    extended = [with_phase_free_keys(m.evidence(options.min_magnitude)) for m in members]
     counts: Counter[EventKey] = Counter(k for events in extended for k in events)
     kept = {}
     for key, count in counts.items():

@@ -1,16 +1,21 @@
 """Score a batch against a signature and say why.
 
 ``coverage``: the share of the signature's defining events (weighted by the share of members
-that show each) that the batch shows. ``specificity``: the share of the batch's own event
-kinds that the signature's defining events explain. A discovered signature describes the
+that show each) that the batch shows. ``specificity``: the share of the batch's own evidence
+that the signature's defining events explain, each event kind weighted by ``log(1 +
+magnitude)`` as in discovery. A discovered signature describes the
 whole deviation profile of its members, so its score is the harmonic mean of the two (a
 batch with many unrelated excursions is not a good match, nor is one missing most defining
 events). A curated pattern names only the events it requires and says nothing of others,
 so its score is the coverage alone. Only events of at least ``min_magnitude`` envelope SDs
-count, as in discovery (smaller excursions are everyday noise of 40-batch envelopes).
+count, as in discovery (smaller excursions are everyday noise of 40-batch envelopes), plus
+the batch's feature deviations (phase statistics far from its site's reference batches,
+``features.py``) when its profile was read with them: the same evidence discovery uses.
 """
 
 from __future__ import annotations
+
+import math
 
 from federation.signatures.model import (
     MIN_EVENT_MAGNITUDE,
@@ -23,7 +28,7 @@ from federation.signatures.model import (
 
 def match(profile: BatchProfile, signature: Signature,
           min_magnitude: float = MIN_EVENT_MAGNITUDE) -> Match:
-    events = {k: m for k, m in profile.events.items() if m >= min_magnitude}
+    events = profile.evidence(min_magnitude)
     defining = signature.defining
     present, missing = [], []
     for event in defining:
@@ -33,7 +38,12 @@ def match(profile: BatchProfile, signature: Signature,
     total = sum(e.share for e in defining)
     coverage = sum(e.weight for e in present) / total if total else 0.0
     unexplained = tuple(sorted(k for k in events if not any(e.key.covers(k) for e in defining)))
-    specificity = 1 - len(unexplained) / len(events) if events else 0.0
+    # Weighted by log(1 + magnitude): a 2-SD-past-threshold wobble the signature does not
+    # explain costs less than an unexplained 30-SD excursion.
+    weights = {k: math.log1p(m) for k, m in events.items()}
+    total_weight = sum(weights.values())
+    specificity = (1 - sum(weights[k] for k in unexplained) / total_weight
+                   if total_weight else 0.0)
     if signature.kind == "curated":
         score = coverage
     else:

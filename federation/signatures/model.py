@@ -76,6 +76,28 @@ class BatchProfile:
     start: str  # xsd:dateTime lexical form
     events: dict[EventKey, float] = field(default_factory=dict)
     outcome: float | None = None  # e.g. final titre, in the parameter's canonical unit
+    #: Phase statistics far from the site's reference batches, (parameter, phase, statistic)
+    #: -> signed robust z; empty unless the batch passed the abnormality gate
+    #: (``features.py``).
+    feature_z: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    largest_z: float | None = None  # the batch's largest |z| over its phase statistics
+    gate: float | None = None  # the site's abnormality gate it was held against
+
+    def feature_deviations(self) -> dict[EventKey, float]:
+        """The deviating phase statistics as event keys, largest |z| per key."""
+        found: dict[EventKey, float] = {}
+        for (parameter, phase, _), z in self.feature_z.items():
+            key = EventKey(parameter, phase, "high" if z > 0 else "low")
+            found[key] = max(found.get(key, 0.0), abs(z))
+        return found
+
+    def evidence(self, min_magnitude: float) -> dict[EventKey, float]:
+        """What counts as evidence of a failure pattern: events of at least
+        ``min_magnitude`` envelope SDs and the feature deviations (largest per key)."""
+        found = {k: m for k, m in self.events.items() if m >= min_magnitude}
+        for key, z in self.feature_deviations().items():
+            found[key] = max(found.get(key, 0.0), z)
+        return found
 
 
 @dataclass(frozen=True)
@@ -155,7 +177,7 @@ class Match:
     signature: Signature
     score: float  # 0..1
     coverage: float  # weighted share of defining events the batch shows
-    specificity: float  # share of the batch's events the signature explains
+    specificity: float  # share of the batch's evidence (log-magnitude weighted) explained
     present: tuple[EventEvidence, ...]
     missing: tuple[EventEvidence, ...]
     unexplained: tuple[EventKey, ...]
@@ -166,5 +188,6 @@ class Match:
         if self.missing:
             parts.append("missing: " + "; ".join(e.key.words() for e in self.missing[:5]))
         parts.append(f"{len(self.unexplained)} of the batch's other event kinds are not part "
-                     "of the signature")
+                     f"of the signature (it explains {self.specificity:.0%} of the batch's "
+                     "deviation weight)")
         return ", ".join(parts)

@@ -11,8 +11,9 @@ envelopes' ``prov:wasDerivedFrom`` (the site's reference batches).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from federation.signatures.features import FeatureOptions, FeatureRow, feature_deviations
 from federation.signatures.model import BatchProfile, EventKey, LinkedDeviation
 from federation.store.base import GraphReader
 
@@ -74,10 +75,60 @@ _OUTCOMES = """SELECT ?batch ?value WHERE {
 }"""
 
 
+_FEATURES = """SELECT ?batch ?parameter ?phase ?statistic ?value WHERE {
+  VALUES ?process { %s }
+  ?batch a tf:Batch ; tf:ofProcess ?process .
+  ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:parameter ?parameter ;
+           tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseIri .
+  ?phaseIri tf:phaseName ?phase .
+  VALUES ?statistic { %s }
+}"""
+
+_PROCESS_BATCHES = """SELECT ?batch ?process WHERE {
+  VALUES ?process { %s }
+  ?batch a tf:Batch ; tf:ofProcess ?process .
+}"""
+
+
+def with_feature_deviations(store: GraphReader, scope: ReadScope,
+                            profiles: list[BatchProfile],
+                            options: FeatureOptions | None = None) -> list[BatchProfile]:
+    """``profiles`` with their feature deviations (``features.py``): each batch's aligned
+    phase statistics against the reference batches of its own site and process, all read
+    within ``scope`` (batches of the same processes that are not in ``profiles`` serve as
+    reference batches too)."""
+    options = options or FeatureOptions()
+    if not profiles:
+        return profiles
+    processes = sorted({p.process for p in profiles})
+    statistics = " ".join(f'"{s}"' for s in options.statistics)
+    rows = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
+                       float(r["value"]))
+            for r in select_rows(store, scope, _FEATURES % (_values(processes), statistics))]
+    references = reference_batches(store, scope)
+    # Process IRIs are per site (``site/<code>/process/...``): one comparison group each.
+    groups = {r["batch"]: r["process"] for r in select_rows(
+        store, scope, _PROCESS_BATCHES % _values(processes))}
+    groups.update({p.batch: p.process for p in profiles})
+    reference = set().union(*(references.get(p, set()) for p in processes))
+    found = feature_deviations(rows, groups, reference, options)
+    out = []
+    for p in profiles:
+        result = found.get(p.batch)
+        if result is None:
+            out.append(p)
+            continue
+        out.append(replace(p, feature_z=result.z, largest_z=result.largest_z,
+                           gate=result.gate))
+    return out
+
+
 def read_profiles(store: GraphReader, scope: ReadScope, *,
                   outcome: str = DEFAULT_OUTCOME,
-                  batches: Collection[str] | None = None) -> list[BatchProfile]:
-    """Every visible batch (or only ``batches``, IRIs) with its aligned events and outcome."""
+                  batches: Collection[str] | None = None,
+                  features: FeatureOptions | None = None) -> list[BatchProfile]:
+    """Every visible batch (or only ``batches``, IRIs) with its aligned events and outcome,
+    and with its feature deviations when ``features`` is given."""
     restrict = f"VALUES ?batch {{ {_values(batches)} }}" if batches is not None else ""
     if batches is not None and not batches:
         return []
@@ -101,6 +152,8 @@ def read_profiles(store: GraphReader, scope: ReadScope, *,
             batch=iri, batch_id=row["batchId"], site=_site_code(row), sponsor=sponsor,
             process=row["process"], start=row["start"], events=events[iri],
             outcome=outcomes.get(iri)))
+    if features is not None:
+        profiles = with_feature_deviations(store, scope, profiles, features)
     return profiles
 
 

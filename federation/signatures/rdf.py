@@ -84,9 +84,12 @@ def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
     graph.add((run, PROV.endedAtTime, _dt(ended)))
     graph.add((run, TF.discoverySoftwareVersion, Literal(software_version)))
     graph.add((run, TF.algorithm, Literal(
-        "scikit-learn AgglomerativeClustering, cosine distance, average linkage, on "
-        "log(1 + magnitude) per (parameter, phase, direction) of the events at least "
-        "min_magnitude envelope SDs beyond the band")))
+        "scikit-learn AgglomerativeClustering, cosine distance, average linkage, on signed "
+        "log(1 + magnitude) per (parameter, phase) of the events at least min_magnitude "
+        "envelope SDs beyond the band, and per (parameter, phase, statistic) of the phase "
+        "statistics at least min_feature_z robust SDs from the site's reference batches in "
+        "batches past the site's abnormality gate (gate_factor x the reference batches' "
+        "median largest |z|)")))
     graph.add((run, TF.requestedBy, Literal(requested_by)))
     graph.add((run, TF.outcomeParameter, URIRef(outcome)))
     for name, value in options.as_dict().items():

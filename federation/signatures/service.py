@@ -114,10 +114,13 @@ def describe_in_words(events: tuple[DefiningEvent, ...], members: int,
     for e in events[:12]:
         count = round(e.share * members)
         shown.append(f"{e.key.words()} ({count} of {members} batches, typically "
-                     f"{e.typical_magnitude:.1f} SD beyond the site envelope)")
+                     f"{e.typical_magnitude:.1f} SD off the site's norm)")
     more = f"; and {len(events) - 12} more event kinds" if len(events) > 12 else ""
     definition = (f"{members} batches at {len(sites)} site(s) ({', '.join(sites)}) share this "
-                  f"deviation pattern. Events most members show: {'; '.join(shown)}{more}.")
+                  f"deviation pattern. Events most members show: {'; '.join(shown)}{more}. "
+                  "SD off the site's norm: envelope SDs beyond the site's band for deviation "
+                  "events, robust SDs from the median of the site's reference batches for a "
+                  "phase statistic (mean, min, max or slope) of the parameter.")
     return label, definition
 
 
@@ -165,7 +168,8 @@ class SignatureService:
                       options: DiscoveryOptions, outcome: str) -> tuple[RunSummary, Graph]:
         started = datetime.now(UTC)
         scope = ReadScope(frozenset({sponsor}), neutral)
-        profiles = [p for p in read_profiles(self.store, scope, outcome=outcome)
+        profiles = [p for p in read_profiles(self.store, scope, outcome=outcome,
+                                             features=options.features)
                     if p.sponsor == sponsor]
         groups = discover(profiles, options)
         references = reference_batches(self.store, scope)
@@ -348,7 +352,8 @@ class SignatureService:
     def match(self, scope: ReadScope, batch: str, *, outcome: str = DEFAULT_OUTCOME
               ) -> tuple[BatchProfile, list[Match]]:
         iri = self.resolve_batch(scope, batch)
-        [profile] = read_profiles(self.store, scope, outcome=outcome, batches=[iri])
+        [profile] = read_profiles(self.store, scope, outcome=outcome, batches=[iri],
+                                  features=DiscoveryOptions().features)
         return profile, rank(profile, self.signatures(scope))
 
 
