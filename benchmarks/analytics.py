@@ -64,7 +64,7 @@ No threshold was tuned to one seed: the discovery defaults (``federation/signatu
 discovery.py``) were chosen on the mean over seeds 1-3 and the fault-free seed 101 (the middle
 of a plateau), then run once on seeds 4-6, never tuned there. Run:
 ``python -m benchmarks.analytics [--seeds 1 2 3] [--batches-per-site 40] [--no-cache]
-[--distance-threshold D --min-magnitude M --gate-factor G --min-feature-z Z]``.
+[--distance-threshold D --min-magnitude M --gate-factor G --min-feature-z Z --min-batches N]``.
 """
 
 from __future__ import annotations
@@ -516,10 +516,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--gate-factor", type=float, default=DiscoveryOptions.gate_factor,
                         help="abnormality gate of feature deviations (a huge value: events only)")
     parser.add_argument("--min-feature-z", type=float, default=DiscoveryOptions.min_feature_z)
+    parser.add_argument("--min-batches", type=int, default=DiscoveryOptions.min_batches,
+                        help="also keep a group seen at one site with this many batches")
     args = parser.parse_args(argv)
     options = DiscoveryOptions(distance_threshold=args.distance_threshold,
                                min_magnitude=args.min_magnitude, gate_factor=args.gate_factor,
-                               min_feature_z=args.min_feature_z)
+                               min_feature_z=args.min_feature_z, min_batches=args.min_batches)
     print(f"analytics quality: 3 sites x {args.batches_per_site} batches, fault rate "
           f"{FAULT_RATE}, seeds {args.seeds}; discovery settings {options.as_dict()}")
     print("path: in-process site analysis + the same export builder, alignment, store, "

@@ -2,9 +2,10 @@
 
 Why: many faulty batches never leave a site's envelope by 3 SD (no strong deviation event),
 yet their per-phase statistics (a phase's mean, min, max or slope of an aligned parameter)
-sit far from where the site's good batches put them. Measured on generated campaigns, about
-a third of faulty batches had no event >= 3 SD, and most of those had some phase statistic
-more than 8 robust SDs from their site's reference median.
+sit far from where the site's good batches put them. Measured on generated campaigns (seeds
+1-3), a third of faulty batches had no event >= 3 SD, and 8-10 of each seed's 13-15 such
+batches had some phase statistic more than 8 robust SDs from their site's reference median
+(fault-free batches: median 4, 90th percentile 8).
 
 How, per site and process (comparisons never cross sites: each site is its own baseline,
 so units, scales, equipment and control strategy cancel):

@@ -4,8 +4,10 @@ Every read is a scoped SPARQL query (``GraphReader.query`` with the caller's spo
 graphs), so a profile can only contain what the caller may see. Terms used: aligned
 ``tf:DeviationEvent`` (``tf:parameter``, ``tf:inPhase``/``tf:phaseName``,
 ``tf:alignedDirection`` else ``tf:direction``, ``tf:magnitude``), ``tf:QualityResult`` with
-``tf:parameter``/``tf:alignedValue``, ``tf:DeviationRecord`` with ``tf:hasCAPA``, and the
-envelopes' ``prov:wasDerivedFrom`` (the site's reference batches).
+``tf:parameter``/``tf:alignedValue``, ``tf:DeviationRecord`` with ``tf:hasCAPA``, the
+envelopes' ``prov:wasDerivedFrom`` (the site's reference batches), and, for feature
+deviations (``features.py``), aligned ``tf:Feature``s (``tf:parameter``, ``tf:statistic``,
+``tf:alignedValue``, ``tf:inPhase``) of every batch of the same processes.
 """
 
 from __future__ import annotations
