@@ -62,3 +62,40 @@ def test_too_few_batches_is_a_clear_error(histories: list) -> None:
     with pytest.raises(ValidationError, match="needs at least 4 finished batches with a final "
                                               "final_titre; got 3"):
         train_yield_models(histories[:3], target="final_titre")
+
+
+def _with_forecast(histories: list, make) -> list:  # noqa: ANN001 - make(history) -> value
+    from dataclasses import replace
+
+    return [replace(h, forecasts={f: {"twin forecast": make(h)} for f in (0.25, 0.5, 0.75)})
+            for h in histories]
+
+
+def test_an_informative_forecast_is_chosen_and_named_as_the_driver(histories: list) -> None:
+    rng = np.random.default_rng(3)  # a forecast within ~1 % of the truth, made elsewhere
+    offered = _with_forecast(histories, lambda h: h.final_value * rng.normal(1.0, 0.01))
+    hybrid = train_yield_models(offered[:-1], target="final_titre", unit="g/L",
+                                fractions=(0.5,))
+    model = hybrid.models[0.5]
+    assert model.model.startswith("twin forecast")
+    assert model.accuracy_pct > 97 and model.accuracy_pct > model.baseline_accuracy_pct
+    assert model.drivers[0].startswith("the twin forecast of final_titre")
+    running = offered[-1].until(0.5)
+    assert predict_final_titre(hybrid, running).value == pytest.approx(
+        running.forecasts["twin forecast"], rel=0.05)
+
+
+def test_a_useless_or_missing_forecast_degrades_to_the_data_driven_model(
+        histories: list) -> None:
+    rng = np.random.default_rng(4)
+    noise = train_yield_models(_with_forecast(histories, lambda h: rng.uniform(0.5, 9.0)),
+                               target="final_titre", unit="g/L", fractions=(0.5,))
+    assert not noise.models[0.5].model.startswith("twin forecast")
+    plain = train_yield_models(histories, target="final_titre", unit="g/L", fractions=(0.5,))
+    assert plain.models[0.5].model.startswith(("PLS", "the training mean"))
+    # a running batch without the forecast is still predicted (the forecast is imputed)
+    informative = train_yield_models(_with_forecast(histories, lambda h: h.final_value),
+                                     target="final_titre", unit="g/L", fractions=(0.5,))
+    bare = PartialBatch(histories[0].batch_id, 0.5 * histories[0].duration_h,
+                        histories[0].series, histories[0].lab)
+    assert np.isfinite(predict_final_titre(informative, bare).value)

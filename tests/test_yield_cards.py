@@ -60,6 +60,10 @@ def test_the_yield_card_is_stored_with_lineage_to_its_training_batches(site: dic
     assert card["by_fraction"]["50%"]["accuracy_pct"] == pytest.approx(
         first.models.models[0.5].accuracy_pct)
     assert card["assumptions"] and card["limitations"] and card["process"]
+    # the site's alignment lets the twin read its batches: its forecast was offered as an input
+    assert card["notes"][0].startswith("mechanistic twin forecast offered as an input for 6 of "
+                                       "6 batches")
+    assert all(m["model"] for m in card["by_fraction"].values())
     trained_on = {r["id"] for r in driver.execute_query(
         "MATCH (:YieldModel {model_id: $id})-[:TRAINED_ON]->(b:Batch) RETURN b.batch_id AS id",
         id=stored.model_id)[0]}
@@ -71,7 +75,7 @@ def test_the_yield_card_is_stored_with_lineage_to_its_training_batches(site: dic
 def test_a_retrain_is_a_new_version_and_the_old_card_is_kept(site: dict) -> None:
     driver, first = site["driver"], site["first"].stored
     before = yield_model_card(driver, first.model_id)
-    again = early_yield(driver, "final_titre").stored
+    again = early_yield(driver, "final_titre", mechanistic=False).stored
     assert again.version == 2 and again.model_id != first.model_id
     assert yield_model_card(driver, first.model_id) == before
     linked = driver.execute_query(
@@ -85,7 +89,8 @@ def test_a_retrain_is_a_new_version_and_the_old_card_is_kept(site: dict) -> None
 
 def test_the_cli_trains_lists_and_shows_yield_cards(site: dict, site_uri: str) -> None:
     trained = CliRunner().invoke(app, ["site", "softsensor", "yield", "--attribute",
-                                       "final_titre", "--neo4j-uri", site_uri, "--no-store"])
+                                       "final_titre", "--neo4j-uri", site_uri, "--no-store",
+                                       "--no-twin"])
     assert trained.exit_code == 0, trained.output
     assert "final_titre from the first 50%: accuracy" in trained.output
     assert "model card stored" not in trained.output  # --no-store keeps no version
@@ -171,3 +176,15 @@ def test_yield_cards_are_scoped_to_their_sponsor(federation: dict) -> None:
     query = f"SELECT ?m WHERE {{ ?m a <{TF}YieldModel> }}"
     assert len(_select(federation, "SP-ACME", query)) == 2  # two stored versions
     assert _select(federation, "SP-BETA", query) == []
+
+
+def test_without_a_titre_alignment_the_model_stays_data_driven_and_says_why(
+        site: dict) -> None:
+    from site_node.models.twin_forecasts import site_twin_forecasts
+
+    batch_ids = site["first"].models.training_batches
+    forecasts, reason = site_twin_forecasts(site["driver"], batch_ids, "viability_final",
+                                            "%", [0.5], teachers=set(batch_ids))
+    assert forecasts == {}
+    assert reason == ("'viability_final' is not aligned to the shared titre parameter at "
+                      "SITE-A; the mechanistic twin forecasts titre only")

@@ -194,6 +194,9 @@ def yield_command(
     process: Annotated[str | None, typer.Option(help="process code")] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="keep the models as a new "
                                         "version of the early-yield model card")] = True,
+    twin: Annotated[bool, typer.Option("--twin/--no-twin", help="offer the mechanistic twin's "
+                                       "forecast as an input (slower; needs the site's "
+                                       "alignment)")] = True,
     neo4j_uri: UriOption = None,
 ) -> None:
     """Early yield: models trained on the earlier finished batches (held-out accuracy per
@@ -204,7 +207,7 @@ def yield_command(
     driver = connect(_settings(neo4j_uri))
     try:
         result = early_yield(driver, attribute, at_fraction=at / 100, process=process,
-                             store=store)
+                             store=store, mechanistic=twin)
     finally:
         driver.close()
     print_yield(result)
@@ -215,9 +218,7 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
     for fraction, model in sorted(models.models.items()):
         out.print(f"{models.target} from the first {fraction:.0%}: accuracy "
                   f"{model.accuracy_pct:.1f} % (100 % − MAPE, held-out batches; mean predictor "
-                  f"{model.baseline_accuracy_pct:.1f} %), "
-                  + (f"PLS {model.n_components} components" if model.n_components
-                     else "the training mean (no feature helped)"),
+                  f"{model.baseline_accuracy_pct:.1f} %), {model.model}",
                   highlight=False, soft_wrap=True)
     table = Table("batch", f"predicted at {result.at_fraction:.0%}", "95 % interval", "actual",
                   title=f"{models.target} ({models.unit}) predicted from the first "
@@ -228,6 +229,8 @@ def print_yield(result: Any) -> None:  # noqa: ANN401 - site_node.models.yield_s
     out.print(table)
     out.print("drivers: " + "; ".join(models.models[result.model_fraction].drivers[:3]),
               highlight=False, soft_wrap=True)
+    for note in getattr(models, "notes", []):
+        out.print(f"note: {note}", highlight=False, soft_wrap=True)
     if getattr(result, "stored", None) is not None:
         out.print(f"model card stored as {result.stored.model_id} (version "
                   f"{result.stored.version}, trained on {len(models.training_batches)} "
@@ -252,10 +255,12 @@ def print_yield_card(card: dict[str, Any]) -> None:
         out.print(f"[bold]from the first {cut}[/]: accuracy {m['accuracy_pct']:.1f} % "
                   f"(100 % − MAPE, held out; mean predictor "
                   f"{m['mean_predictor_accuracy_pct']:.1f} %), interval "
-                  f"±{m['interval_half_width']:.3g} {card.get('unit', '')}", highlight=False)
+                  f"±{m['interval_half_width']:.3g} {card.get('unit', '')}; "
+                  f"{m.get('model', '')}", highlight=False, soft_wrap=True)
         for item in m["drivers"][:3]:
             out.print(f"  - {item}", highlight=False, soft_wrap=True)
-    for title, key in (("assumptions", "assumptions"), ("limitations", "limitations")):
+    for title, key in (("assumptions", "assumptions"), ("limitations", "limitations"),
+                       ("notes", "notes")):
         out.print(f"[bold]{title}[/]", highlight=False)
         for item in card.get(key, []):
             out.print(f"  - {item}", highlight=False, soft_wrap=True)

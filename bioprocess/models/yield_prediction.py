@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.dummy import DummyRegressor
 from sklearn.impute import SimpleImputer
@@ -28,6 +29,8 @@ from bioprocess.models.validation import conformal_half_width, metrics
 
 Series = tuple[np.ndarray, np.ndarray]
 DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
+#: Feature-name prefix of forecasts supplied with a batch (see :class:`PartialBatch`).
+FORECAST_PREFIX = "forecast: "
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class PartialBatch:
     elapsed_h: float
     series: Mapping[str, Series] = field(default_factory=dict)
     lab: Mapping[str, Series] = field(default_factory=dict)
+    #: forecasts of the target made from this batch's data up to ``elapsed_h`` only (e.g. a
+    #: mechanistic twin's), by name; optional — without them the model is purely data-driven
+    forecasts: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,12 @@ class BatchHistory:
     series: Mapping[str, Series]
     lab: Mapping[str, Series]
     final_value: float
+    #: per cut-off fraction, forecasts of the target made from the data up to that cut-off
+    forecasts: Mapping[float, Mapping[str, float]] = field(default_factory=dict)
 
     def until(self, fraction: float) -> PartialBatch:
-        return PartialBatch(self.batch_id, fraction * self.duration_h, self.series, self.lab)
+        return PartialBatch(self.batch_id, fraction * self.duration_h, self.series, self.lab,
+                            self.forecasts.get(fraction, {}))
 
 
 def _slope(t: np.ndarray, v: np.ndarray) -> float:
@@ -91,6 +100,9 @@ def batch_features(batch: PartialBatch, horizon_h: float | None = None) -> dict[
             features[f"lab {analyte} extrapolated to end"] = float(
                 v[-1] + slope * max(horizon_h - t[-1], 0.0))
         features[f"lab {analyte} area"] = float(np.trapezoid(v, t)) if t.size > 1 else 0.0
+    for name, value in batch.forecasts.items():
+        if value is not None and np.isfinite(value):
+            features[FORECAST_PREFIX + name] = float(value)
     return features
 
 
@@ -117,25 +129,80 @@ def _pipeline(k: int) -> Pipeline:
                      ("pls", model)])
 
 
-def _choose_components(X: np.ndarray, y: np.ndarray, max_k: int = 3) -> int:  # noqa: N803
-    """Components with the lowest cross-validated error on ``X`` (rows = batches, so
-    every fold holds out whole batches)."""
-    best_k, best = 0, np.inf
+class ForecastAsInput(BaseEstimator, RegressorMixin):
+    """A forecast of the target made from the batch's own data up to the cut-off (for example
+    a mechanistic twin's), used as is (``calibrate=False``) or recalibrated on the training
+    batches as ``a + b · forecast`` — the hybrid candidate. A batch without the forecast gets
+    the training median of it."""
+
+    def __init__(self, column: int = 0, calibrate: bool = False) -> None:
+        self.column = column
+        self.calibrate = calibrate
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ForecastAsInput:  # noqa: N803
+        x = X[:, self.column]
+        ok = np.isfinite(x)
+        self.median_ = float(np.median(x[ok])) if ok.any() else float(np.mean(y))
+        if self.calibrate and ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+            self.slope_, self.intercept_ = (float(c) for c in np.polyfit(x[ok], y[ok], 1))
+        else:
+            self.slope_, self.intercept_ = 1.0, 0.0
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
+        x = np.where(np.isfinite(X[:, self.column]), X[:, self.column], self.median_)
+        return self.intercept_ + self.slope_ * x
+
+
+#: A candidate model: ("pls", k) — k = 0 is the training mean — or ("forecast", column,
+#: calibrate).
+Candidate = tuple
+
+
+def _candidates(names: Sequence[str], n: int, max_k: int = 3) -> list[Candidate]:
+    found = [("pls", k) for k in range(0, min(max_k, n - 2) + 1)]
+    for i, name in enumerate(names):
+        if name.startswith(FORECAST_PREFIX):
+            found += [("forecast", i, False), ("forecast", i, True)]
+    return found
+
+
+def _model(candidate: Candidate) -> Pipeline | ForecastAsInput:
+    if candidate[0] == "pls":
+        return _pipeline(candidate[1])
+    return ForecastAsInput(candidate[1], candidate[2])
+
+
+def _choose(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> Candidate:  # noqa: N803
+    """The candidate with the lowest cross-validated error on ``X`` (rows = batches, so
+    every fold holds out whole batches); ties go to the simpler, earlier candidate."""
+    best_c, best = ("pls", 0), np.inf
     folds = list(KFold(n_splits=min(5, len(y))).split(X))
-    for k in range(0, min(max_k, X.shape[0] - 2) + 1):
+    for candidate in _candidates(names, X.shape[0]):
         predicted = np.empty(len(y))
         for train, valid in folds:
-            predicted[valid] = np.ravel(_pipeline(k).fit(X[train], y[train]).predict(X[valid]))
+            predicted[valid] = np.ravel(_model(candidate).fit(X[train], y[train])
+                                        .predict(X[valid]))
         rmse = float(np.sqrt(np.mean(np.square(predicted - y))))
         if rmse < best - 1e-12:
-            best_k, best = k, rmse
-    return best_k
+            best_c, best = candidate, rmse
+    return best_c
+
+
+def _describe(candidate: Candidate, names: Sequence[str]) -> str:
+    if candidate[0] == "pls":
+        return (f"PLS {candidate[1]} components on the early features" if candidate[1]
+                else "the training mean (no feature helped)")
+    name = names[candidate[1]].removeprefix(FORECAST_PREFIX)
+    return f"{name}, " + ("recalibrated on the training batches" if candidate[2]
+                          else "used as is")
 
 
 INPUTS_TEXT = ("for every on-line tag its mean, last value and recent slope up to the cut-off; "
                "for every lab analyte its last value, recent slope, area under the curve and "
                "value extrapolated to the typical end — whatever the site records, under its "
-               "own names")
+               "own names; plus any forecast of the target supplied with the batch (e.g. the "
+               "mechanistic twin's, made from the same data up to the cut-off)")
 ASSUMPTIONS = (
     "a new batch runs the same process (recipe, scale, duration) as the training batches",
     "the cut-off is a share of the typical duration of the training batches",
@@ -156,8 +223,9 @@ class FractionModel:
 
     fraction: float
     feature_names: list[str]
-    pipeline: Pipeline
+    pipeline: Pipeline | ForecastAsInput
     n_components: int
+    model: str
     half_width: float
     accuracy_pct: float
     baseline_accuracy_pct: float
@@ -174,6 +242,8 @@ class YieldModels:
     typical_duration_h: float
     training_batches: list[str]
     models: dict[float, FractionModel]
+    #: what the caller wants the card to say about how it was trained (e.g. forecasts used)
+    notes: list[str] = field(default_factory=list)
 
     def card(self) -> dict[str, object]:
         return {
@@ -181,15 +251,18 @@ class YieldModels:
             "target": self.target, "unit": self.unit,
             "typical_duration_h": self.typical_duration_h,
             "training_batches": self.training_batches,
-            "algorithm": "PLS regression on standardised early-batch features (0 components "
-                         "= the training mean)",
+            "algorithm": "per cut-off, chosen by cross-validation grouped by batch: PLS "
+                         "regression on standardised early-batch features (0 components = "
+                         "the training mean), or a supplied forecast of the target (e.g. the "
+                         "mechanistic twin's) used as is or recalibrated",
             "inputs": INPUTS_TEXT,
             "validation": "nested leave-one-batch-out: every training batch predicted by a "
                           "model (and number of components) chosen without it",
             "assumptions": list(ASSUMPTIONS), "limitations": list(LIMITATIONS),
+            "notes": list(self.notes),
             "by_fraction": {f"{int(round(f * 100))}%": {
                 "accuracy_pct": m.accuracy_pct, "mean_predictor_accuracy_pct":
-                m.baseline_accuracy_pct, "components": m.n_components,
+                m.baseline_accuracy_pct, "components": m.n_components, "model": m.model,
                 "interval_half_width": m.half_width, "drivers": m.drivers}
                 for f, m in sorted(self.models.items())},
         }
@@ -209,8 +282,15 @@ class YieldPrediction:
     drivers: list[str]
 
 
-def _drivers(pipeline: Pipeline, names: list[str], unit: str, target: str, top: int = 5
-             ) -> list[str]:
+def _drivers(pipeline: Pipeline | ForecastAsInput, names: list[str], unit: str, target: str,
+             top: int = 5) -> list[str]:
+    if isinstance(pipeline, ForecastAsInput):
+        name = names[pipeline.column].removeprefix(FORECAST_PREFIX)
+        if not pipeline.calibrate:
+            return [f"the {name} of {target}, used as is (it predicted held-out training "
+                    "batches better than every data-driven candidate)"]
+        return [f"the {name} of {target}, recalibrated: {pipeline.intercept_:+.3g} {unit} + "
+                f"{pipeline.slope_:.3g} x forecast"]
     if not hasattr(pipeline.named_steps["pls"], "coef_"):
         return [f"no early feature predicts {target} better than the mean of the training "
                 "batches (the model is that mean)"]
@@ -234,14 +314,16 @@ def _fit_fraction(rows: list[dict[str, float]], y: np.ndarray, fraction: float, 
     X = _matrix(rows, names)  # noqa: N806
     oof, base = np.full(len(y), np.nan), np.full(len(y), np.nan)
     for train, valid in LeaveOneGroupOut().split(X, y, np.arange(len(y))):
-        k = _choose_components(X[train], y[train])
-        oof[valid] = np.ravel(_pipeline(k).fit(X[train], y[train]).predict(X[valid]))
+        chosen = _choose(X[train], y[train], names)  # chosen without the held-out batch
+        oof[valid] = np.ravel(_model(chosen).fit(X[train], y[train]).predict(X[valid]))
         base[valid] = y[train].mean()
-    k = _choose_components(X, y)
-    pipeline = _pipeline(k).fit(X, y)
+    chosen = _choose(X, y, names)
+    pipeline = _model(chosen).fit(X, y)
     held, baseline = metrics(y, oof), metrics(y, base)
-    return FractionModel(fraction, names, pipeline, k, conformal_half_width(oof - y),
-                         100.0 - held.mape_pct, 100.0 - baseline.mape_pct, held.as_dict(),
+    k = chosen[1] if chosen[0] == "pls" else 0
+    return FractionModel(fraction, names, pipeline, k, _describe(chosen, names),
+                         conformal_half_width(oof - y), 100.0 - held.mape_pct,
+                         100.0 - baseline.mape_pct, held.as_dict(),
                          _drivers(pipeline, names, unit, target))
 
 
@@ -277,7 +359,7 @@ def predict_final_titre(models: YieldModels, batch: PartialBatch) -> YieldPredic
             f"{models.typical_duration_h:g} h batch; the earliest model needs {first:.0%}")
     model = models.models[max(usable)]
     cut = PartialBatch(batch.batch_id, model.fraction * models.typical_duration_h,
-                       batch.series, batch.lab)
+                       batch.series, batch.lab, batch.forecasts)
     x = _matrix([batch_features(cut, models.typical_duration_h)], model.feature_names)
     value = float(np.ravel(model.pipeline.predict(x))[0])
     return YieldPrediction(batch.batch_id, models.target, models.unit, value,

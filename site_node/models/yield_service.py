@@ -4,7 +4,7 @@ versioned model card (a retrain is a new version)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from neo4j import Driver
 
@@ -18,6 +18,7 @@ from bioprocess.models.yield_prediction import (
 )
 from site_node.models.data import batch_histories
 from site_node.models.store import StoredModel, save_yield_models
+from site_node.models.twin_forecasts import FORECAST_NAME, site_twin_forecasts
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,34 @@ def _process_of(driver: Driver, batch_id: str, database: str | None) -> dict[str
 def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                 process: str | None = None, running: int = 3,
                 fractions: tuple[float, ...] = DEFAULT_FRACTIONS, store: bool = True,
-                database: str | None = None) -> EarlyYield:
+                mechanistic: bool = True, database: str | None = None) -> EarlyYield:
     """Models trained on all but the ``running`` latest batches; those predicted from their
     first ``at_fraction``. With ``store`` the models are kept as a new version of the
-    (attribute, process) early-yield model card, with lineage to the training batches."""
+    (attribute, process) early-yield model card, with lineage to the training batches. With
+    ``mechanistic`` the live twin's forecast (when it can read the site's data) is offered to
+    the model as one more input; nested CV decides whether it is used."""
     histories, unit = batch_histories(driver, attribute, process=process, database=database)
     if len(histories) < 5:
         raise ValidationError(f"early yield prediction needs at least 5 finished batches with "
                               f"'{attribute}' (4 to train, 1 to predict); the site has "
                               f"{len(histories)}")
     running = max(1, min(running, len(histories) - 4))
+    cuts = sorted({*fractions, at_fraction})
+    note = "mechanistic twin forecast not requested"
+    if mechanistic:  # one interpretable input: the twin's forecast from the same early data
+        forecasts, reason = site_twin_forecasts(
+            driver, [h.batch_id for h in histories], attribute, unit, cuts,
+            teachers={h.batch_id for h in histories[:-running]}, database=database)
+        histories = [replace(h, forecasts={f: {FORECAST_NAME: v} for f, v in
+                                           forecasts.get(h.batch_id, {}).items()})
+                     for h in histories]
+        note = reason or (f"{FORECAST_NAME} offered as an input for "
+                          f"{sum(h.batch_id in forecasts for h in histories)} of "
+                          f"{len(histories)} batches (site prior from the training batches, "
+                          "never the batch itself)")
     models = train_yield_models(histories[:-running], target=attribute, unit=unit,
-                                fractions=sorted({*fractions, at_fraction}))
+                                fractions=cuts)
+    models.notes.append(note)
     predictions = [(predict_final_titre(models, h.until(at_fraction)), h.final_value)
                    for h in histories[-running:]]
     stored = None
