@@ -27,7 +27,7 @@ from site_node.ingest.writer import write_batch
 from site_node.neo4j_embedded import LAUNCHER_DIR, EmbeddedNeo4j
 
 N_TAGS, DAYS, N_SPECTRA, N_CHANNELS = 30, 14, 1000, 3000
-NAIVE_SLICE = 2000
+NAIVE_SLICE = 500  # the per-transaction cost is flat; 500 samples time it well
 
 
 def write_realistic_bundle(folder: Path, batch_id: str = "BENCH-1") -> Path:

@@ -5,6 +5,24 @@ prints its figures and ratios against the baseline it measures in the same run, 
 its ``main`` returns a dict, those figures land in the JSON report too. Growth with the
 number of batches is measured by running size-parameterised benchmarks at three sizes.
 
+**Cold cache.** The analytics benchmark reads each campaign's store contents from
+``.twinfed/bench-cache/``; on a fresh clone that cache is empty and building it (simulation
+and in-process site analysis of four 120-batch campaigns) takes longer than the rest of the
+suite. So when seeds are missing, two builder processes (:mod:`benchmarks._prepare`) start
+with the suite at idle CPU priority (``SCHED_IDLE``: they only get a core no timed benchmark
+wants — most benchmarks are single-threaded on this 2-core machine), analytics runs last and
+waits for them. The report says whether the run started cold and how long the builders took.
+
+**Two tracks.** The timed benchmarks (speed figures) run one after the other at normal
+priority. The quality benchmarks (``side=True``: models, equipment, live twin, analytics —
+their figures are errors, coverage and counts) run one after the other on a side track at
+idle priority with the cache builders, so they use the core the timed benchmarks leave idle
+and never take CPU from them; the seconds such a run prints are therefore not speed figures,
+and the report marks them.
+
+The whole suite must finish within :data:`TARGET_MIN` minutes here; the report states the
+total wall time and whether it did.
+
 Run: ``python -m benchmarks.run_all [--only NAME,...] [--out docs/benchmarks.md]``; with
 ``--only`` the other runs' earlier results (kept in the JSON report) stay in the report.
 """
@@ -18,12 +36,21 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Issue 11: ``make bench`` completes here in under this many minutes (from a fresh clone).
+TARGET_MIN = 20.0
+#: Background processes building the analytics cache on a cold run.
+PREPARE_WORKERS = 2
+#: The run that reads the cache the builders write (it waits for them).
+PREPARED_RUN = "analytics"
+#: Side-track runs wait for idle CPU, so they get this many times the per-run timeout.
+SIDE_TIMEOUT_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,9 @@ class Run:
     module: str
     args: tuple[str, ...] = ()
     what: str = ""
+    #: A quality benchmark (its figures are errors and counts, not speed): it runs on the side
+    #: track at idle CPU priority, beside the timed benchmarks (module docstring).
+    side: bool = False
 
 
 #: The suite, in the order it runs. Modules that do not exist (yet) are reported as missing.
@@ -43,26 +73,29 @@ PLAN: tuple[Run, ...] = (
     Run("export", "export", what="RDF export + SHACL validation vs rdflib serialisation"),
     Run("twin", "twin", ("--n", "1000", "--ivp-batches", "20"),
         what="process twin: vectorised what-if vs solve_ivp"),
-    Run("store-500", "store", ("--batches", "500", "--repeat", "10"),
-        what="store load and scoped queries, 500 batches (embedded and remote Oxigraph)"),
+    Run("store-250", "store", ("--batches", "250", "--repeat", "10"),
+        what="store load and scoped queries, 250 batches (embedded and remote Oxigraph)"),
+    Run("store-500", "store", ("--batches", "500", "--repeat", "10", "--no-remote"),
+        what="store, 500 batches (embedded)"),
     Run("store-1000", "store", ("--batches", "1000", "--repeat", "10", "--no-remote"),
         what="store, 1,000 batches (embedded)"),
-    Run("store-2000", "store", ("--batches", "2000", "--repeat", "10", "--no-remote"),
-        what="store, 2,000 batches (embedded)"),
     Run("federation-10x100", "federation",
-        ("--sites", "10", "--batches-per-site", "100", "--sections", "scale,rdflib,sync"),
-        what="federation at 10 sites x 100 batches; rdflib ratio; HTTP sync throughput"),
+        ("--sites", "10", "--batches-per-site", "100", "--sections", "scale,rdflib"),
+        what="federation at 10 sites x 100 batches; rdflib ratio (end-to-end sync: dashboard)"),
+    Run("questions", "questions", what="named questions p50/p95"),
+    Run("models", "models", what="soft sensors and yield prediction vs naive baselines",
+        side=True),
+    Run("equipment", "equipment", what="equipment drift detection delay and false alarms",
+        side=True),
+    Run("livetwin", "livetwin", what="live twin forecast error and coverage", side=True),
+    Run("packages", "packages", what="knowledge package build time"),
+    Run("dashboard", "dashboard", what="dashboard server time per page; end-to-end sync"),
+    Run("trust", "trust", what="fuzzing and fault-injection counts"),
     Run("federation-10x1000", "federation",
         ("--sites", "10", "--batches-per-site", "1000", "--sections", "scale"),
         what="federation at 10 sites x 1,000 batches: load and scoped SPARQL"),
-    Run("questions", "questions", what="named questions p50/p95"),
-    Run("analytics", "analytics", what="signature discovery quality and time"),
-    Run("models", "models", what="soft sensors and yield prediction vs naive baselines"),
-    Run("equipment", "equipment", what="equipment drift detection delay and false alarms"),
-    Run("livetwin", "livetwin", what="live twin forecast error and coverage"),
-    Run("packages", "packages", what="knowledge package build time"),
-    Run("dashboard", "dashboard", what="dashboard server time per page"),
-    Run("trust", "trust", what="fuzzing and fault-injection counts"),
+    # on a cold run it waits for the background cache builders (module docstring)
+    Run("analytics", "analytics", what="signature discovery quality and time", side=True),
 )
 
 
@@ -87,7 +120,72 @@ def _machine() -> dict[str, str]:
             "processor": platform.processor() or platform.machine()}
 
 
-def _execute(run: Run, timeout_s: float) -> Outcome:
+def _idle_priority() -> None:
+    """In the child before exec: run only when a core is otherwise idle."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
+
+
+@dataclass
+class Preparation:
+    """The background builders of the analytics cache (none when it was warm)."""
+
+    missing: str
+    workers: list[tuple[subprocess.Popen, Path]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0
+    waited_s: float = 0.0
+    failed: bool = False
+
+    @property
+    def cold(self) -> bool:
+        return self.missing != "none"
+
+    def note(self) -> str:
+        if not self.cold:
+            return "warm: the analytics cache was already built (`.twinfed/bench-cache/`)"
+        state = "FAILED (analytics built what was missing itself)" if self.failed else "done"
+        return (f"cold: the analytics cache ({self.missing}) was built by {len(self.workers)} "
+                f"background processes at idle priority while the other benchmarks ran, "
+                f"{self.seconds:.0f} s from the start of the suite ({state}); the analytics "
+                f"run waited {self.waited_s:.0f} s for them")
+
+
+def _start_preparation(folder: Path) -> Preparation:
+    listed = subprocess.run([sys.executable, "-m", "benchmarks._prepare", "--list"],
+                            cwd=ROOT, capture_output=True, text=True)
+    missing = listed.stdout.strip() if listed.returncode == 0 else "unknown"
+    prep = Preparation(missing)
+    if not prep.cold or listed.returncode != 0:
+        return prep
+    for worker in range(PREPARE_WORKERS):
+        log = folder / f"prepare-{worker}.log"
+        with log.open("w") as out:
+            prep.workers.append((subprocess.Popen(
+                [sys.executable, "-m", "benchmarks._prepare", "--worker", str(worker),
+                 "--workers", str(PREPARE_WORKERS)], cwd=ROOT, stdout=out,
+                stderr=subprocess.STDOUT, preexec_fn=_idle_priority), log))
+    print(f"cold analytics cache ({missing}): {PREPARE_WORKERS} builders started at idle "
+          "priority", flush=True)
+    return prep
+
+
+def _finish_preparation(prep: Preparation) -> None:
+    waited = time.perf_counter()
+    for process, log in prep.workers:
+        if process.wait() != 0:
+            prep.failed = True
+            print(f"analytics cache builder failed (exit {process.returncode}):\n"
+                  + log.read_text()[-3000:], flush=True)
+        else:
+            print(log.read_text().rstrip(), flush=True)
+    prep.waited_s = time.perf_counter() - waited
+    prep.seconds = time.perf_counter() - prep.started
+
+
+def _execute(run: Run, timeout_s: float, idle: bool = False) -> Outcome:
     if not (ROOT / "benchmarks" / f"{run.module}.py").exists():
         return Outcome(run, "missing")
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +194,8 @@ def _execute(run: Run, timeout_s: float) -> Outcome:
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "benchmarks._child", run.module, str(figures_path),
-                 *run.args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+                 *run.args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s,
+                preexec_fn=_idle_priority if idle else None)
         except subprocess.TimeoutExpired as exc:
             output = exc.stdout if isinstance(exc.stdout, str) else ""
             return Outcome(run, f"timed out after {timeout_s:.0f} s",
@@ -108,17 +207,27 @@ def _execute(run: Run, timeout_s: float) -> Outcome:
         return Outcome(run, status, wall, figures, output)
 
 
+def _verdict(total_s: float, partial: bool) -> str:
+    if partial:
+        return (f"sum of the runs' wall times (assembled from `--only` runs, not one run): "
+                f"{total_s / 60:.1f} min")
+    met = "met" if total_s < TARGET_MIN * 60 else "NOT met"
+    return (f"total wall time {total_s / 60:.1f} min; target < {TARGET_MIN:.0f} min: {met}")
+
+
 def _markdown(outcomes: list[Outcome], machine: dict[str, str], started: datetime,
-              total_s: float) -> str:
+              total_s: float, cache_note: str = "", partial: bool = False) -> str:
     lines = ["# Benchmarks", "",
              f"Measured by `make bench` (`python -m benchmarks.run_all`) on "
-             f"{started:%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} min in all.", "",
+             f"{started:%Y-%m-%d %H:%M} UTC; {_verdict(total_s, partial)}.", "",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items() if v) + ".", "",
+             *([f"Analytics cache: {cache_note}.", ""] if cache_note else []),
              "Every benchmark measures its baseline in the same run and prints the ratio; "
              "the raw output of each is below, verbatim.", "",
              "| benchmark | what | status | wall (s) |", "|---|---|---|---|"]
     for o in outcomes:
-        lines.append(f"| [{o.run.name}](#{o.run.name}) | {o.run.what} | {o.status} | "
+        side = " (side track, idle priority)" if o.run.side else ""
+        lines.append(f"| [{o.run.name}](#{o.run.name}) | {o.run.what}{side} | {o.status} | "
                      f"{o.wall_s:.0f} |")
     for o in outcomes:
         if o.status == "missing":
@@ -151,24 +260,61 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.only.split(",")) if args.only else None
     plan = [r for r in PLAN if chosen is None or r.name in chosen]
     started, clock = datetime.now(UTC), time.perf_counter()
-    outcomes = []
-    for run in plan:
-        print(f"== {run.name}: {run.what}", flush=True)
-        outcome = _execute(run, args.timeout)
-        print(outcome.output.rstrip() or "(no output)")
-        print(f"-- {run.name}: {outcome.status}, {outcome.wall_s:.0f} s\n", flush=True)
-        outcomes.append(outcome)
+    finished: dict[str, Outcome] = {}
+    printing = threading.Lock()
+    prep: Preparation | None = None
+
+    def record(outcome: Outcome) -> None:
+        finished[outcome.run.name] = outcome
+        track = " (side track)" if outcome.run.side else ""
+        with printing:
+            print(f"== {outcome.run.name}{track}: {outcome.run.what}")
+            print(outcome.output.rstrip() or "(no output)")
+            print(f"-- {outcome.run.name}: {outcome.status}, {outcome.wall_s:.0f} s\n",
+                  flush=True)
+
+    def side_track() -> None:
+        for run in [r for r in plan if r.side]:
+            if run.name == PREPARED_RUN and prep is not None and prep.workers:
+                _finish_preparation(prep)
+                with printing:
+                    print(prep.note(), flush=True)
+            record(_execute(run, args.timeout * SIDE_TIMEOUT_FACTOR, idle=True))
+
+    with tempfile.TemporaryDirectory(prefix="twinfed-bench-prepare-") as prep_dir:
+        if any(r.name == PREPARED_RUN for r in plan):
+            prep = _start_preparation(Path(prep_dir))
+        side = threading.Thread(target=side_track, name="side-track", daemon=True)
+        side.start()
+        try:
+            for run in [r for r in plan if not r.side]:
+                record(_execute(run, args.timeout))
+            side.join()
+        finally:
+            for process, _ in prep.workers if prep is not None else []:
+                if process.poll() is None:  # interrupted: do not leave builders behind
+                    process.terminate()
+                    process.wait()
     total = time.perf_counter() - clock
     machine = _machine()
-    if chosen is not None and args.json.exists():  # --only: keep the other runs' results
-        outcomes = _merged(outcomes, json.loads(args.json.read_text()))
+    partial = chosen is not None
+    cache_note = prep.note() if prep is not None else ""
+    outcomes = [finished[r.name] for r in plan if r.name in finished]
+    if partial and args.json.exists():  # --only: keep the other runs' results
+        previous = json.loads(args.json.read_text())
+        outcomes = _merged(outcomes, previous)
         total = sum(o.wall_s for o in outcomes)
-    args.out.write_text(_markdown(outcomes, machine, started, total))
+        cache_note = cache_note or previous.get("analytics_cache", "")
+    args.out.write_text(_markdown(outcomes, machine, started, total, cache_note, partial))
     args.json.write_text(json.dumps({
         "started": started.isoformat(), "total_s": total, "machine": machine,
+        "target_min": TARGET_MIN, "partial": partial,
+        "met_target": None if partial else total < TARGET_MIN * 60,
+        "analytics_cache": cache_note,
         "runs": [{**asdict(o.run), "status": o.status, "wall_s": o.wall_s,
                   "figures": o.figures, "output": o.output} for o in outcomes]}, indent=1))
-    print(f"report: {args.out} and {args.json} ({total / 60:.1f} min)")
+    print(f"report: {args.out} and {args.json}; {_verdict(total, partial)}"
+          + (f"\nanalytics cache: {cache_note}" if cache_note else ""))
     return 0 if all(o.status in ("ok", "missing") for o in outcomes) else 1
 
 
