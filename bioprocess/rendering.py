@@ -63,11 +63,10 @@ def _process_frame(plan: BatchPlan, run: PlantRun, column: int) -> pd.DataFrame:
             )
         per_tag.append(np.arange(0, n_steps + 1, stride))
     rows = np.unique(np.concatenate(per_tag))
-    pos = {int(r): j for j, r in enumerate(rows)}
     data: dict[str, np.ndarray] = {"t_h": run.t_fine[rows]}
     for tag, steps in zip(plan.profile.tags, per_tag, strict=True):
         col = np.full(rows.size, np.nan)
-        idx = np.fromiter((pos[int(s)] for s in steps), dtype=int, count=steps.size)
+        idx = np.searchsorted(rows, steps)  # rows is sorted and holds every step
         raw = run.fine[tag.signal][steps, column].astype(np.float64)
         col[idx] = np.round(converter(SIGNAL_QUANTITY[tag.signal], tag.unit)(raw), tag.decimals)
         data[tag.name] = col
