@@ -31,8 +31,9 @@ What is measured (``main()`` returns the printed figures as a dict):
    the question by its own definition); the question's recall against that definition is
    still printed, as a figure of envelope sensitivity.
 4. **Held-out matching**: each faulty batch with an aligned event or feature deviation is
-   held out in turn, discovery runs on the rest, and the batch is matched against the discovered signatures;
-   it is right when its best-scoring signature's majority fault type is its own. Reported
+   held out in turn, discovery runs on the rest, and the batch is matched against the
+   discovered signatures; it is right when its best-scoring signature's majority fault type
+   is its own. Reported
    over batches with signal whose fault type still has a signature without them (matching
    quality), and over all tried (end to end: a batch without signal counts as wrong).
 
