@@ -77,7 +77,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ from protocol.sync import SyncPush
 SITES = 10
 BATCHES_PER_SITE = 1_000
 #: Batches per site written with ``replace_graphs`` onto the otherwise bulk-loaded store.
-TAIL_PER_SITE = 10
+TAIL_PER_SITE = 5
 #: Graphs per ``replace_graphs`` call (the sync client pushes 50 batches at a time).
 LOAD_CHUNK = 50
 REPEAT = 20
@@ -708,15 +708,54 @@ def _ms(value: float) -> str:
 # --- 1. load and latency at scale ------------------------------------------------------------
 
 
-def section_scale(folder: Path, sites: int, batches: int) -> dict[str, Any]:
+def fill(folder: Path, sites: int, batches: int) -> None:
+    """``--fill-only``: the bulk part of section 1 into ``folder/store``; its counts and the
+    generator's facts into ``folder/fill.json``, written last (present = store complete)."""
+    bulk = bulk_load(folder / "store", sites, batches, batches - TAIL_PER_SITE)
+    record = {"sites": sites, "batches": batches, "graphs": bulk.graphs,
+              "triples": bulk.triples, "quads": bulk.quads, "seconds": bulk.seconds,
+              "facts": [asdict(f) for f in bulk.facts]}
+    partial = folder / "fill.json.tmp"
+    partial.write_text(json.dumps(record))
+    partial.replace(folder / "fill.json")
+    print(f"filled {folder / 'store'}: {bulk.graphs:,} graphs, {bulk.quads:,} quads in "
+          f"{bulk.seconds:.0f} s")
+
+
+def prefilled(folder: Path, sites: int, batches: int) -> Loaded | None:
+    """What :func:`fill` left in ``folder`` for this scale, or None (then load here)."""
+    path = folder / "fill.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if (record["sites"], record["batches"]) != (sites, batches):
+        return None
+    facts = [BatchFacts(**{**f, "set_point_magnitudes": tuple(f["set_point_magnitudes"])})
+             for f in record["facts"]]
+    return Loaded(graphs=record["graphs"], triples=record["triples"], quads=record["quads"],
+                  seconds=record["seconds"], facts=facts)
+
+
+def section_scale(folder: Path, sites: int, batches: int,
+                  filled: Path | None = None) -> dict[str, Any]:
     print(f"\n== 1. Store load and scoped SPARQL latency: {sites} sites x {batches:,} batches ==")
-    path = folder / "store"
     first = batches - TAIL_PER_SITE
-    bulk = bulk_load(path, sites, batches, first)
-    print(f"bulk_load of the same layout replace_graphs writes (generation included): "
-          f"{bulk.graphs:,} graphs, {bulk.triples:,} triples ({bulk.quads:,} quads with sponsor "
-          f"views and metadata) in {bulk.seconds:.1f} s = {bulk.triples / bulk.seconds:,.0f} "
-          f"triples/s ({bulk.quads / bulk.seconds:,.0f} quads/s)")
+    bulk = prefilled(filled, sites, batches) if filled is not None else None
+    if bulk is not None and filled is not None:
+        path = filled / "store"
+        print(f"bulk part filled beforehand by a background process at idle CPU priority "
+              f"(make bench's side track), in the layout replace_graphs writes: "
+              f"{bulk.graphs:,} graphs, {bulk.triples:,} triples ({bulk.quads:,} quads with "
+              f"sponsor views and metadata) in {bulk.seconds:.0f} s of wall time — not a speed "
+              f"figure (it ran on spare CPU); the bulk_load rate is the 10 x 100 run's")
+    else:
+        path = folder / "store"
+        bulk = bulk_load(path, sites, batches, first)
+        print(f"bulk_load of the same layout replace_graphs writes (generation included): "
+              f"{bulk.graphs:,} graphs, {bulk.triples:,} triples ({bulk.quads:,} quads with "
+              f"sponsor views and metadata) in {bulk.seconds:.1f} s = "
+              f"{bulk.triples / bulk.seconds:,.0f} triples/s "
+              f"({bulk.quads / bulk.seconds:,.0f} quads/s)")
     store = OxigraphStore(path)
     try:
         tail = replace_load(store, sites, batches, range(first, batches),
@@ -779,9 +818,11 @@ def section_scale(folder: Path, sites: int, batches: int) -> dict[str, Any]:
                   f"({len(times)} runs, {len(rows)} rows; p95 < {TARGET_P95_MS:.0f} ms: "
                   f"{'yes' if p95 < TARGET_P95_MS else 'NO'}){note}")
         return {"bulk_graphs": bulk.graphs, "bulk_triples": bulk.triples,
-                "bulk_quads": bulk.quads,
+                "bulk_quads": bulk.quads, "bulk_prefilled_at_idle_priority": path != (
+                    folder / "store"),
                 "bulk_seconds": bulk.seconds,
-                "bulk_triples_per_s": bulk.triples / bulk.seconds,
+                "bulk_triples_per_s": (bulk.triples / bulk.seconds
+                                       if path == folder / "store" else None),
                 "replace_graphs": tail.graphs, "replace_triples": tail.triples,
                 "replace_seconds": tail.seconds, "replace_triples_per_s": rate,
                 "replace_full_load_estimate_min": full_estimate_min,
@@ -980,14 +1021,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sync-batches", type=int, default=SYNC_BATCHES)
     parser.add_argument("--sections", default="scale,rdflib,sync",
                         help="comma-separated subset of: scale, rdflib, sync")
+    parser.add_argument("--fill-only", type=Path, metavar="DIR",
+                        help="only bulk-load section 1's store into DIR (for --prefilled)")
+    parser.add_argument("--prefilled", type=Path, metavar="DIR",
+                        help="section 1 uses the store --fill-only left in DIR, if complete")
     args = parser.parse_args([] if argv is None and __name__ != "__main__" else argv)
+    if args.fill_only is not None:
+        fill(args.fill_only, args.sites, args.batches_per_site)
+        return {}
     started = time.perf_counter()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="twinfed-bench-federation-") as tmp:
         folder = Path(tmp)
         sections = {name.strip() for name in args.sections.split(",")}
         if "scale" in sections:
-            results["scale"] = section_scale(folder, args.sites, args.batches_per_site)
+            results["scale"] = section_scale(folder, args.sites, args.batches_per_site,
+                                             args.prefilled)
             gc.collect()
         if "rdflib" in sections:
             results["rdflib"] = section_rdflib(folder, args.rdflib_sites, args.rdflib_batches)
