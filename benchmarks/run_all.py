@@ -307,11 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         if any(r.name == PREPARED_RUN for r in plan):
             prep = _start_preparation(prep_dir)
         for run in [r for r in plan if r.side]:
-            if run.name == PREPARED_RUN and prep is not None and prep.workers:
-                _finish_preparation(prep)
-                with printing:
-                    print(prep.note(), flush=True)
-            record(_execute(run, args.timeout * SIDE_TIMEOUT_FACTOR, idle=True))
+            try:
+                if run.name == PREPARED_RUN and prep is not None and prep.workers:
+                    _finish_preparation(prep)
+                    with printing:
+                        print(prep.note(), flush=True)
+                record(_execute(run, args.timeout * SIDE_TIMEOUT_FACTOR, idle=True))
+            except Exception as error:  # noqa: BLE001 — reported, and the suite goes on
+                record(Outcome(run, f"failed on the side track ({error!r})"))
 
     with tempfile.TemporaryDirectory(prefix="twinfed-bench-side-") as prep_dir:
         for name in fills:
