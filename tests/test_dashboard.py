@@ -279,6 +279,12 @@ def test_signature_leads_to_a_batch_plot_and_a_finding_to_its_origins(acme: obje
     for url in pages:  # the first signature with member or matching batches
         acme.goto(url)
         assert acme.inner_text("#definition").strip()
+        # the matching list is the batches_matching_signature question: every member is in
+        # it, marked as one (the same batches `signatures show/match` give)
+        listed = [row.locator("td").all_inner_texts() for row in
+                  acme.locator("#matches tbody tr").all()]
+        assert sorted(acme.locator("#members a.member").all_inner_texts()) == sorted(
+            cells[1] for cells in listed if len(cells) > 2 and cells[2] == "yes")
         if acme.locator("#members a.member, #matches a.match").count():
             signature_url = url
             break

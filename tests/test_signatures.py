@@ -271,16 +271,23 @@ def test_the_matching_signature_question_returns_the_hand_checked_batches(
     [run] = service.discover({"SP-ACME"}, NEUTRAL, requested_by="qa")
     metabolic = next(s for s in run.signatures if s.member_ids == ("A1", "C1", "C2"))
 
-    def ask(values: dict[str, str]) -> list[tuple[str, str, str]]:
+    def ask(values: dict[str, str]) -> list[tuple[str, str, str, str]]:
         rows = store.query(question("batches_matching_signature").bind(values),
                            sponsors={"SP-ACME"}, graphs=NEUTRAL + (CURATED_GRAPH,)).bindings()
-        return [(r["batchId"].value, r["matchedEvents"].value,
+        return [(r["batchId"].value, r["member"].value, r["matchedEvents"].value,
                  f"{float(r['coverage'].value):.2f}") for r in rows]
 
-    assert ask({}) == [("A1", "2", "1.00"), ("C1", "2", "1.00"), ("C2", "2", "1.00")]
-    assert ask({"signature": metabolic.iri}) == [("A1", "3", "1.00"), ("C1", "3", "1.00")]
-    assert ask({"signature": metabolic.iri, "min_coverage": "0.7"}) == [
-        ("A1", "3", "1.00"), ("C1", "3", "1.00"), ("C2", "2", "0.75")]
+    assert ask({}) == [("A1", "false", "2", "1.00"), ("C1", "false", "2", "1.00"),
+                       ("C2", "false", "2", "1.00")]
+    # the members, whatever their coverage (C2 shows 2 of 3: 0.75), then other matches
+    assert ask({"signature": metabolic.iri, "min_coverage": "0.9"}) == [
+        ("A1", "true", "3", "1.00"), ("C1", "true", "3", "1.00"), ("C2", "true", "2", "0.75")]
+    # a batch with a defining event but no member: listed when it reaches min_coverage
+    assert ask({"signature": metabolic.iri, "min_coverage": "0.1"})[3:] == []
+    # events under the run's min_magnitude are not evidence (A3's 1-SD pH event), unless
+    # the sponsor has no run and min_magnitude says so
+    assert [r[0] for r in ask({"signature": metabolic.iri, "min_coverage": "0"})] == [
+        "A1", "C1", "C2", "A2", "A3", "A4", "A5", "C3", "C4", "C5"]
     # the evidence names each covered event with the batch's magnitude
     rows = store.query(question("batches_matching_signature").bind({}),
                        sponsors={"SP-ACME"}, graphs=(CURATED_GRAPH,)).bindings()
@@ -370,10 +377,10 @@ def test_the_matching_signature_question_lists_its_evidence_events(store: Store)
     SignatureService(store, "t").discover({"SP-ACME"}, NEUTRAL, requested_by="qa")
     asked = question("batches_matching_signature")
     assert [(e.column, e.is_list) for e in asked.evidence] == [("batch", False),
-                                                               ("eventList", True)]
+                                                               ("evidenceList", True)]
     rows = store.query(asked.bind({}), sponsors={"SP-ACME"}, graphs=(CURATED_GRAPH,)).bindings()
     c1 = next(r for r in rows if r["batchId"].value == "C1")
-    assert sorted(c1["eventList"].value.split()) == [
+    assert sorted(c1["evidenceList"].value.split()) == [
         f"{SITE}SITE-C/batch/C1/event/0", f"{SITE}SITE-C/batch/C1/event/1"]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from federation.questions.catalogue import question
 from federation.signatures.discovery import DiscoveryOptions
 from federation.signatures.features import FeatureOptions, FeatureRow, feature_deviations
 from federation.signatures.profiles import ReadScope, read_profiles
@@ -164,3 +165,44 @@ def test_gate_needs_enough_reference_batches_and_ignores_constant_statistics() -
         FeatureOptions(min_reference=1)
     with pytest.raises(Exception, match="gate_factor and min_z must be >= 0"):
         DiscoveryOptions(gate_factor=-1)
+
+
+def test_question_and_match_agree_on_a_signature_of_feature_deviations(
+        faulty_store: Store) -> None:
+    # The signature is defined by feature deviations only (no event anywhere): the named
+    # question must list the batches `signatures match` scores, with the same coverage, and
+    # its evidence must lead to the stored feature deviations and the features behind them.
+    service = SignatureService(faulty_store, "t")
+    [run] = service.discover({"SP-ACME"}, NEUTRAL, requested_by="qa",
+                             options=DiscoveryOptions(min_feature_z=4.0))
+    [signature] = run.signatures
+    rows = faulty_store.query(question("batches_matching_signature").bind(
+        {"signature": signature.iri}), sponsors={"SP-ACME"}, graphs=NEUTRAL).bindings()
+    answered = {r["batchId"].value: (float(r["coverage"].value), r["member"].value == "true",
+                                     r["evidenceList"].value.split()) for r in rows}
+    assert {i for i, (_, member, _) in answered.items() if member} == {"A11", "A12", "C11"}
+    matched = {}
+    for site, batch, _ in _batches():
+        profile, matches = service.match(_scope(), f"{site}/{batch}")
+        # the run's stored evidence and settings (min_feature_z 4), not the defaults
+        assert profile.feature_origin == run.run
+        assert all(abs(z) >= 4.0 for z in profile.feature_z.values())
+        [found] = [m for m in matches if m.signature.signature_id == signature.signature_id]
+        if found.coverage >= 0.75 or batch in signature.member_ids:
+            matched[batch] = found.coverage
+    assert set(matched) == set(answered)
+    for batch, coverage in matched.items():
+        assert answered[batch][0] == pytest.approx(coverage, abs=1e-3)
+    # evidence a reviewer can follow: a stored feature deviation, derived from the batch's
+    # feature, whose z is (value - reference median) / reference scale
+    deviation = next(i for i in answered["C11"][2] if "#feature-deviation-" in i)
+    [row] = faulty_store.query(f"""PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?run ?z ?median ?scale ?value ?batchId WHERE {{
+          <{deviation}> a <{TF}FeatureDeviation> ; prov:wasGeneratedBy ?run ;
+            <{TF}robustZ> ?z ; <{TF}referenceMedian> ?median ; <{TF}referenceScale> ?scale ;
+            prov:wasDerivedFrom ?feature .
+          ?feature <{TF}alignedValue> ?value ; <{TF}ofBatch> ?batch .
+          ?batch <{TF}batchId> ?batchId }}""", sponsors={"SP-ACME"}, graphs=NEUTRAL).bindings()
+    assert (row["run"].value, row["batchId"].value) == (run.run, "C11")
+    z, median, scale, value = (float(row[k].value) for k in ("z", "median", "scale", "value"))
+    assert abs(z) >= 4.0 and z == pytest.approx((value - median) / scale, abs=1e-3)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class FeatureRow:
     phase: str
     statistic: str
     value: float
+    source: str = ""  # the aligned tf:Feature's IRI (evidence a reviewer can follow)
 
 
 #: A feature: (parameter IRI, phase name, statistic).
@@ -91,13 +92,17 @@ class FeatureDeviations:
     largest_z: float
     gate: float | None  # None: too few reference batches to judge
     z: dict[FeatureKey, float]  # only features with |z| >= min_z of an abnormal batch
+    #: Per deviating feature: (the tf:Feature IRI, reference median, reference scale), so a
+    #: stored deviation can be checked by hand: z = (value - median) / scale.
+    sources: dict[FeatureKey, tuple[str, float, float]] = field(default_factory=dict)
 
     @property
     def abnormal(self) -> bool:
         return self.gate is not None and self.largest_z >= self.gate
 
 
-def _robust_z(matrix: np.ndarray, row: int, reference: np.ndarray, cap: float) -> np.ndarray:
+def _robust_z(matrix: np.ndarray, row: int, reference: np.ndarray, cap: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ref = matrix[reference]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -107,7 +112,7 @@ def _robust_z(matrix: np.ndarray, row: int, reference: np.ndarray, cap: float) -
         scale = np.fmax(mad, spread)
         z = (matrix[row] - median) / scale
     z[~np.isfinite(z)] = 0.0  # missing feature, or constant over the reference batches
-    return np.clip(z, -cap, cap)
+    return np.clip(z, -cap, cap), median, scale
 
 
 def feature_deviations(rows: Iterable[FeatureRow], groups: Mapping[str, str],
@@ -122,9 +127,12 @@ def feature_deviations(rows: Iterable[FeatureRow], groups: Mapping[str, str],
     options = options or FeatureOptions()
     wanted = set(options.statistics)
     values: dict[str, dict[tuple[str, str, str], float]] = defaultdict(dict)
+    sources: dict[tuple[str, FeatureKey], str] = {}
     for row in rows:
         if row.statistic in wanted and row.batch in groups:
-            values[row.batch][(row.parameter, row.phase, row.statistic)] = row.value
+            key = (row.parameter, row.phase, row.statistic)
+            values[row.batch][key] = row.value
+            sources[(row.batch, key)] = row.source
     reference_set = set(references)
     members: dict[str, list[str]] = defaultdict(list)
     for batch, group in groups.items():
@@ -137,11 +145,13 @@ def feature_deviations(rows: Iterable[FeatureRow], groups: Mapping[str, str],
                           dtype=float).reshape(len(batches), len(keys))
         is_reference = np.array([b in reference_set for b in batches])
         scores: dict[str, np.ndarray] = {}
+        baselines: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for row, batch in enumerate(batches):
             reference = is_reference.copy()
             reference[row] = False
             if reference.sum() >= options.min_reference and keys:
-                scores[batch] = _robust_z(matrix, row, reference, options.z_cap)
+                z, median, scale = _robust_z(matrix, row, reference, options.z_cap)
+                scores[batch], baselines[batch] = z, (median, scale)
         null = [float(np.abs(scores[b]).max()) for b, ref in zip(batches, is_reference,
                                                                  strict=True)
                 if ref and b in scores]
@@ -153,8 +163,13 @@ def feature_deviations(rows: Iterable[FeatureRow], groups: Mapping[str, str],
                 continue
             largest = float(np.abs(z).max())
             deviating: dict[FeatureKey, float] = {}
+            evidence: dict[FeatureKey, tuple[str, float, float]] = {}
             if largest >= gate:
-                deviating = {keys[c]: round(float(z[c]), 3)
-                             for c in np.flatnonzero(np.abs(z) >= options.min_z)}
-            found[batch] = FeatureDeviations(round(largest, 3), round(gate, 3), deviating)
+                median, scale = baselines[batch]
+                for c in np.flatnonzero(np.abs(z) >= options.min_z):
+                    deviating[keys[c]] = round(float(z[c]), 3)
+                    evidence[keys[c]] = (sources.get((batch, keys[c]), ""),
+                                         float(median[c]), float(scale[c]))
+            found[batch] = FeatureDeviations(round(largest, 3), round(gate, 3), deviating,
+                                             evidence)
     return found

@@ -82,6 +82,12 @@ class BatchProfile:
     feature_z: dict[tuple[str, str, str], float] = field(default_factory=dict)
     largest_z: float | None = None  # the batch's largest |z| over its phase statistics
     gate: float | None = None  # the site's abnormality gate it was held against
+    #: Per feature deviation: (tf:Feature IRI, reference median, reference scale).
+    feature_sources: dict[tuple[str, str, str], tuple[str, float, float]] = field(
+        default_factory=dict)
+    #: Where the feature deviations come from: "" (not read), "computed" (now, from the
+    #: aligned features) or the IRI of the discovery run that stored them.
+    feature_origin: str = ""
 
     def feature_deviations(self) -> dict[EventKey, float]:
         """The deviating phase statistics as event keys, largest |z| per key."""

@@ -77,7 +77,7 @@ _OUTCOMES = """SELECT ?batch ?value WHERE {
 }"""
 
 
-_FEATURES = """SELECT ?batch ?parameter ?phase ?statistic ?value WHERE {
+_FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?statistic ?value WHERE {
   VALUES ?process { %s }
   ?batch a tf:Batch ; tf:ofProcess ?process .
   ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:parameter ?parameter ;
@@ -105,7 +105,7 @@ def with_feature_deviations(store: GraphReader, scope: ReadScope,
     processes = sorted({p.process for p in profiles})
     statistics = " ".join(f'"{s}"' for s in options.statistics)
     rows = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
-                       float(r["value"]))
+                       float(r["value"]), r["feature"])
             for r in select_rows(store, scope, _FEATURES % (_values(processes), statistics))]
     references = reference_batches(store, scope)
     # Process IRIs are per site (``site/<code>/process/...``): one comparison group each.
@@ -121,7 +121,8 @@ def with_feature_deviations(store: GraphReader, scope: ReadScope,
             out.append(p)
             continue
         out.append(replace(p, feature_z=result.z, largest_z=result.largest_z,
-                           gate=result.gate))
+                           gate=result.gate, feature_sources=result.sources,
+                           feature_origin="computed"))
     return out
 
 
@@ -157,6 +158,39 @@ def read_profiles(store: GraphReader, scope: ReadScope, *,
     if features is not None:
         profiles = with_feature_deviations(store, scope, profiles, features)
     return profiles
+
+
+_STORED_FEATURE_DEVIATIONS = """SELECT ?batch ?parameter ?phase ?statistic ?z ?feature
+       ?median ?scale WHERE {
+  VALUES ?batch { %s }
+  ?deviation a tf:FeatureDeviation ; prov:wasGeneratedBy <%s> ; tf:ofBatch ?batch ;
+             tf:robustZ ?z ; prov:wasDerivedFrom ?feature .
+  OPTIONAL { ?deviation tf:referenceMedian ?median ; tf:referenceScale ?scale }
+  ?feature tf:parameter ?parameter ; tf:statistic ?statistic ; tf:inPhase ?phaseIri .
+  ?phaseIri tf:phaseName ?phase .
+}"""
+
+
+def with_stored_feature_deviations(store: GraphReader, scope: ReadScope,
+                                   profiles: list[BatchProfile], run: str
+                                   ) -> list[BatchProfile]:
+    """``profiles`` with the feature deviations discovery run ``run`` (an activity IRI)
+    stored for them (``tf:FeatureDeviation``, each derived from an aligned ``tf:Feature``):
+    the evidence the run's signatures were found on, not a recomputation."""
+    if not profiles:
+        return profiles
+    found: dict[str, dict[tuple[str, str, str], float]] = {}
+    sources: dict[str, dict[tuple[str, str, str], tuple[str, float, float]]] = {}
+    rows = select_rows(store, scope, _STORED_FEATURE_DEVIATIONS % (
+        _values(p.batch for p in profiles), run))
+    for row in rows:
+        key = (row["parameter"], row["phase"], row["statistic"])
+        found.setdefault(row["batch"], {})[key] = float(row["z"])
+        sources.setdefault(row["batch"], {})[key] = (
+            row["feature"], float(row.get("median", "nan")), float(row.get("scale", "nan")))
+    return [replace(p, feature_z=found.get(p.batch, {}),
+                    feature_sources=sources.get(p.batch, {}), feature_origin=run)
+            for p in profiles]
 
 
 _REFERENCE = """SELECT DISTINCT ?process ?good WHERE {

@@ -12,6 +12,7 @@ run, ``prov:wasRevisionOf`` it. Old runs are never deleted. Curated signatures a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -21,7 +22,13 @@ from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import PROV, SKOS
 
 from federation.signatures.discovery import DiscoveryOptions
-from federation.signatures.model import DefiningEvent, EventKey, Impact, Signature
+from federation.signatures.model import (
+    BatchProfile,
+    DefiningEvent,
+    EventKey,
+    Impact,
+    Signature,
+)
 from ontology import TF
 
 SIGNATURES = "https://w3id.org/twinfed/signatures/"
@@ -70,10 +77,36 @@ def add_pattern(graph: Graph, subject: URIRef, event: DefiningEvent, *,
             graph.add((node, TF.typicalMagnitude, _double(event.typical_magnitude)))
 
 
+def add_feature_deviations(graph: Graph, run: URIRef, graph_iri: str,
+                           profiles: list[BatchProfile]) -> None:
+    """Every feature deviation the run counted as evidence, as a ``tf:FeatureDeviation``
+    derived from its aligned ``tf:Feature`` with the robust z and the reference median and
+    scale it was computed from: what the ``batches_matching_signature`` question and
+    matching read, and what a reviewer checks (z = (value - median) / scale)."""
+    index = 0
+    for profile in sorted(profiles, key=lambda p: p.batch):
+        for key in sorted(profile.feature_z):
+            source, median, scale = profile.feature_sources.get(key, ("", None, None))
+            if not source:
+                continue  # no feature to derive it from: not stored (cannot be traced)
+            node = URIRef(f"{graph_iri}#feature-deviation-{index}")
+            index += 1
+            graph.add((node, RDF.type, TF.FeatureDeviation))
+            graph.add((node, PROV.wasGeneratedBy, run))
+            graph.add((node, TF.ofBatch, URIRef(profile.batch)))
+            graph.add((node, PROV.wasDerivedFrom, URIRef(source)))
+            graph.add((node, TF.robustZ, _double(profile.feature_z[key])))
+            if median is not None and scale is not None:
+                graph.add((node, TF.referenceMedian, _double(median)))
+                graph.add((node, TF.referenceScale, _double(scale)))
+
+
 def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
               software_version: str, requested_by: str, options: DiscoveryOptions,
-              outcome: str, used: list[str], signatures: list[Signature]) -> Graph:
-    """The named graph of one discovery run for one sponsor."""
+              outcome: str, used: list[str], signatures: list[Signature],
+              evidence: Sequence[BatchProfile] = ()) -> Graph:
+    """The named graph of one discovery run for one sponsor (``evidence``: the profiles
+    whose feature deviations it stores)."""
     graph = Graph()
     run = run_iri(sponsor, run_id)
     graph.add((run, RDF.type, PROV.Activity))
@@ -101,6 +134,7 @@ def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
         graph.add((run, PROV.used, URIRef(iri)))
     for signature in signatures:
         add_signature(graph, signature, run)
+    add_feature_deviations(graph, run, run_graph_iri(sponsor, run_id), list(evidence))
     return graph
 
 

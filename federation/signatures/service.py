@@ -39,6 +39,8 @@ from federation.signatures.profiles import (
     read_profiles,
     reference_batches,
     select_rows,
+    with_feature_deviations,
+    with_stored_feature_deviations,
 )
 from federation.store.base import Store
 from federation.store.metadata import GraphMetadata
@@ -180,7 +182,8 @@ class SignatureService:
         graph = rdf.run_graph(sponsor=sponsor, run_id=run_id, started=started,
                               ended=datetime.now(UTC), software_version=self.software_version,
                               requested_by=requested_by, options=options, outcome=outcome,
-                              used=sorted(p.batch for p in profiles), signatures=signatures)
+                              used=sorted(p.batch for p in profiles), signatures=signatures,
+                              evidence=profiles)
         summary = RunSummary(sponsor=sponsor, run=str(rdf.run_iri(sponsor, run_id)),
                              graph=rdf.run_graph_iri(sponsor, run_id),
                              batches_read=len(profiles), signatures=signatures)
@@ -231,6 +234,28 @@ class SignatureService:
             if row["sponsor"] not in latest or row["ended"] > latest[row["sponsor"]][0]:
                 latest[row["sponsor"]] = (row["ended"], row["run"])
         return {sponsor: run for sponsor, (_, run) in latest.items()}
+
+    def run_settings(self, scope: ReadScope) -> dict[str, tuple[str, DiscoveryOptions]]:
+        """Per sponsor in scope: its latest discovery run (activity IRI) and the settings
+        recorded with it (settings it did not record keep their defaults)."""
+        latest = self._latest_runs(scope)
+        if not latest:
+            return {}
+        rows = select_rows(self.store, scope, f"""SELECT ?run ?name ?value WHERE {{
+            VALUES ?run {{ {" ".join(f"<{r}>" for r in latest.values())} }}
+            ?run tf:setting ?setting . ?setting rdfs:label ?name ; rdf:value ?value }}"""
+                           .replace("SELECT", "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-"
+                                    "schema#>\nPREFIX rdf: <http://www.w3.org/1999/02/22-rdf-"
+                                    "syntax-ns#>\nSELECT", 1))
+        recorded: dict[str, dict[str, float]] = defaultdict(dict)
+        for row in rows:
+            recorded[row["run"]][row["name"]] = float(row["value"])
+        known = DiscoveryOptions().as_dict()
+        found = {}
+        for sponsor, run in latest.items():
+            values = {k: type(known[k])(v) for k, v in recorded[run].items() if k in known}
+            found[sponsor] = (run, DiscoveryOptions(**values))  # type: ignore[arg-type]
+        return found
 
     def _latest(self, scope: ReadScope, sponsor: str) -> list[Signature]:
         run = self._latest_runs(scope).get(sponsor)
@@ -349,12 +374,34 @@ class SignatureService:
                                   "SITE/BATCH_ID")
         return candidates[0]
 
+    def evidence_profile(self, scope: ReadScope, iri: str, *,
+                         outcome: str = DEFAULT_OUTCOME) -> tuple[BatchProfile, float]:
+        """A batch's profile as its sponsor's latest discovery run counts evidence, and the
+        run's smallest event magnitude: the feature deviations the run stored for it (the
+        evidence the ``batches_matching_signature`` question reads too); a batch the run
+        did not read gets them computed now with the run's feature settings. Without a run,
+        the defaults."""
+        [profile] = read_profiles(self.store, scope, outcome=outcome, batches=[iri])
+        run, options = self.run_settings(scope).get(profile.sponsor,
+                                                    (None, DiscoveryOptions()))
+        if run is not None and self._read_by(scope, run, iri):
+            [profile] = with_stored_feature_deviations(self.store, scope, [profile], run)
+        else:
+            [profile] = with_feature_deviations(self.store, scope, [profile], options.features)
+        return profile, options.min_magnitude
+
+    def _read_by(self, scope: ReadScope, run: str, batch: str) -> bool:
+        return bool(select_rows(self.store, scope,
+                                f"SELECT ?run WHERE {{ VALUES ?run {{ <{run}> }} "
+                                f"?run prov:used <{batch}> }}"))
+
     def match(self, scope: ReadScope, batch: str, *, outcome: str = DEFAULT_OUTCOME
               ) -> tuple[BatchProfile, list[Match]]:
+        """Every visible signature's match of ``batch``, best first, on the evidence of
+        :meth:`evidence_profile`."""
         iri = self.resolve_batch(scope, batch)
-        [profile] = read_profiles(self.store, scope, outcome=outcome, batches=[iri],
-                                  features=DiscoveryOptions().features)
-        return profile, rank(profile, self.signatures(scope))
+        profile, min_magnitude = self.evidence_profile(scope, iri, outcome=outcome)
+        return profile, rank(profile, self.signatures(scope), min_magnitude)
 
 
 def impact_words(signature: Signature) -> str:

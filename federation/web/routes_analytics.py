@@ -113,21 +113,16 @@ MIN_COVERAGE = 0.75
 
 
 def _matching_batches(reader: Reader, signature: Any) -> list[dict[str, Any]]:
-    """Visible batches that show the signature's defining events, scored by the signatures
-    capability's own matcher over every visible batch's aligned deviation profile."""
-    from federation.signatures.matching import match
-    from federation.signatures.profiles import read_profiles
+    """The signature's members and the visible batches matching it: the named question
+    ``batches_matching_signature`` itself, so the page, the question and ``signatures
+    match`` show the same batches on the same evidence (deviation events and the feature
+    deviations stored by the sponsor's latest discovery run, each a followable IRI)."""
+    from federation.questions.service import ask
 
-    found = []
-    for profile in read_profiles(reader.store, _signature_scope(reader)):
-        if not profile.events:
-            continue
-        result = match(profile, signature)
-        if result.coverage >= MIN_COVERAGE:
-            found.append({"site": profile.site, "batchId": profile.batch_id,
-                          "coverage": result.coverage, "score": result.score,
-                          "evidence": result.explanation()})
-    return sorted(found, key=lambda m: (-m["score"], m["site"], m["batchId"]))
+    answer = ask(reader.store, reader.scope, "batches_matching_signature",
+                 {"signature": signature.iri, "min_coverage": str(MIN_COVERAGE)},
+                 timeout_s=reader.timeout_s)
+    return answer.rows
 
 
 @router.get("/signatures/{signature_id}")
