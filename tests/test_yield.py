@@ -99,3 +99,33 @@ def test_a_useless_or_missing_forecast_degrades_to_the_data_driven_model(
     bare = PartialBatch(histories[0].batch_id, 0.5 * histories[0].duration_h,
                         histories[0].series, histories[0].lab)
     assert np.isfinite(predict_final_titre(informative, bare).value)
+
+
+def test_forecasts_are_requested_per_fold_from_its_training_batches_only(
+        histories: list) -> None:
+    calls: list[tuple[list[str], list[str]]] = []
+    truth = {h.batch_id: h.final_value for h in histories}
+
+    def memorising(train, predict):  # noqa: ANN001, ANN202 - exact for batches it learned from
+        calls.append((list(train), list(predict)))
+        made = {i: truth[i] for i in train} | {i: float(np.mean([truth[t] for t in train]))
+                                                for i in predict}
+        return {i: {0.5: {"twin forecast": v}} for i, v in made.items()}
+
+    models = train_yield_models(histories, target="final_titre", unit="g/L", fractions=(0.5,),
+                                forecaster=memorising)
+    ids = [h.batch_id for h in histories]
+    *folds, final = calls
+    assert final == (ids, [])  # the final model: every batch is a training batch
+    assert sorted(i for _, predict in folds for i in predict) == sorted(ids)  # each once
+    assert all(not set(train) & set(predict) and sorted(train + predict) == sorted(ids)
+               for train, predict in folds)
+    # the forecast is the truth for every training row, so it is chosen; held out, it is
+    # only the training mean — the stated accuracy is the mean predictor's, not 100 %
+    model = models.models[0.5]
+    assert model.model.startswith("twin forecast")
+    assert model.accuracy_pct == pytest.approx(model.baseline_accuracy_pct)
+    assert model.forecast_accuracy_pct["twin forecast"] == pytest.approx(
+        model.baseline_accuracy_pct)
+    assert models.card()["by_fraction"]["50%"]["forecast_alone_accuracy_pct"] == (
+        model.forecast_accuracy_pct)

@@ -102,7 +102,7 @@ def test_the_cli_trains_lists_and_shows_yield_cards(site: dict, site_uri: str) -
                                      "--neo4j-uri", site_uri])
     assert shown.exit_code == 0, shown.output
     for words in ("from the first 50%: accuracy", "mean predictor", "assumptions",
-                  "limitations", "nested leave-one-batch-out"):
+                  "limitations", "nested grouped 5-fold cross-validation"):
         assert words in shown.output
 
 

@@ -4,23 +4,29 @@ of a batch, with an interpretable model and its drivers in words.
 Features are generic statistics of whatever the site records up to the cut-off — for every
 on-line tag its mean, last value and recent slope; for every lab analyte its last value,
 recent slope and area under the curve — so no tag or analyte name is assumed. The model is
-a PLS regression on standardised features (number of components chosen by leave-one-batch-out
-cross-validation); its drivers are the standardised coefficients. Accuracy is
+a PLS regression on standardised features (number of components chosen by cross-validation
+grouped by batch); its drivers are the standardised coefficients. Accuracy is
 100 % − MAPE over held-out batches, every batch predicted by a model that never saw it
-(nested leave-one-batch-out).
+(nested grouped cross-validation, batches in time order).
+
+Forecasts of the target learned from *other* batches (a mechanistic twin whose site prior is
+fitted on past batches) must be recomputed for every validation fold from that fold's
+training batches only — otherwise the training rows carry information about the held-out
+batch. A :data:`Forecaster` does that: it is called once per fold and once for the final
+model, and the same procedure runs in production and in validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.dummy import DummyRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, LeaveOneGroupOut
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -31,6 +37,16 @@ Series = tuple[np.ndarray, np.ndarray]
 DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
 #: Feature-name prefix of forecasts supplied with a batch (see :class:`PartialBatch`).
 FORECAST_PREFIX = "forecast: "
+#: Outer validation folds (contiguous blocks of batches in time order; fewer batches: one
+#: batch per fold).
+OUTER_FOLDS = 5
+
+#: ``forecaster(train_ids, predict_ids)`` -> ``{batch_id: {fraction: {name: value}}}`` for the
+#: batches of both lists, made from the records of ``train_ids`` only (plus each batch's own
+#: data up to the cut-off). The training rows' forecasts must be made the way they are when
+#: the final model is trained, so the validation mirrors production.
+Forecaster = Callable[[Sequence[str], Sequence[str]],
+                      Mapping[str, Mapping[float, Mapping[str, float]]]]
 
 
 @dataclass(frozen=True)
@@ -203,6 +219,11 @@ INPUTS_TEXT = ("for every on-line tag its mean, last value and recent slope up t
                "value extrapolated to the typical end — whatever the site records, under its "
                "own names; plus any forecast of the target supplied with the batch (e.g. the "
                "mechanistic twin's, made from the same data up to the cut-off)")
+VALIDATION_TEXT = (
+    f"nested grouped {OUTER_FOLDS}-fold cross-validation over batches in time order: every "
+    "training batch predicted by a model (candidate and number of components) chosen without "
+    "it; forecasts learned from other batches (the twin's site prior) recomputed for each "
+    "fold from that fold's training batches only")
 ASSUMPTIONS = (
     "a new batch runs the same process (recipe, scale, duration) as the training batches",
     "the cut-off is a share of the typical duration of the training batches",
@@ -231,6 +252,8 @@ class FractionModel:
     baseline_accuracy_pct: float
     heldout: dict[str, float]
     drivers: list[str]
+    #: each supplied forecast used as is, 100 % − MAPE on the same held-out batches
+    forecast_accuracy_pct: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,14 +279,14 @@ class YieldModels:
                          "the training mean), or a supplied forecast of the target (e.g. the "
                          "mechanistic twin's) used as is or recalibrated",
             "inputs": INPUTS_TEXT,
-            "validation": "nested leave-one-batch-out: every training batch predicted by a "
-                          "model (and number of components) chosen without it",
+            "validation": VALIDATION_TEXT,
             "assumptions": list(ASSUMPTIONS), "limitations": list(LIMITATIONS),
             "notes": list(self.notes),
             "by_fraction": {f"{int(round(f * 100))}%": {
                 "accuracy_pct": m.accuracy_pct, "mean_predictor_accuracy_pct":
                 m.baseline_accuracy_pct, "components": m.n_components, "model": m.model,
-                "interval_half_width": m.half_width, "drivers": m.drivers}
+                "interval_half_width": m.half_width, "drivers": m.drivers,
+                "forecast_alone_accuracy_pct": m.forecast_accuracy_pct}
                 for f, m in sorted(self.models.items())},
         }
 
@@ -308,40 +331,86 @@ def _drivers(pipeline: Pipeline | ForecastAsInput, names: list[str], unit: str, 
     return words
 
 
-def _fit_fraction(rows: list[dict[str, float]], y: np.ndarray, fraction: float, unit: str,
-                  target: str) -> FractionModel:
-    names = sorted({n for row in rows for n in row})
-    X = _matrix(rows, names)  # noqa: N806
+def _forecast_columns(names: Sequence[str]) -> list[int]:
+    return [i for i, n in enumerate(names) if n.startswith(FORECAST_PREFIX)]
+
+
+def _fit_fraction(fold_rows: Sequence[list[dict[str, float]]], final_rows: list[dict[str, float]],
+                  y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]],
+                  fraction: float, unit: str, target: str) -> FractionModel:
+    """``fold_rows[k]``: every batch's features as fold ``k`` sees them (its forecasts made
+    from fold ``k``'s training batches only); ``final_rows``: as the final model sees them."""
     oof, base = np.full(len(y), np.nan), np.full(len(y), np.nan)
-    for train, valid in LeaveOneGroupOut().split(X, y, np.arange(len(y))):
-        chosen = _choose(X[train], y[train], names)  # chosen without the held-out batch
+    alone: dict[str, np.ndarray] = {}
+    for rows, (train, valid) in zip(fold_rows, folds, strict=True):
+        names = sorted({n for i in train for n in rows[i]})  # what the fold's training saw
+        X = _matrix(rows, names)  # noqa: N806
+        chosen = _choose(X[train], y[train], names)  # chosen without the held-out batches
         oof[valid] = np.ravel(_model(chosen).fit(X[train], y[train]).predict(X[valid]))
         base[valid] = y[train].mean()
+        for i in _forecast_columns(names):
+            alone.setdefault(names[i], np.full(len(y), np.nan))[valid] = X[valid, i]
+    names = sorted({n for row in final_rows for n in row})
+    X = _matrix(final_rows, names)  # noqa: N806
     chosen = _choose(X, y, names)
     pipeline = _model(chosen).fit(X, y)
     held, baseline = metrics(y, oof), metrics(y, base)
     k = chosen[1] if chosen[0] == "pls" else 0
+    forecast_accuracy = {}
+    for name, values in alone.items():
+        ok = np.isfinite(values)
+        if ok.all():  # only when every held-out batch had the forecast
+            forecast_accuracy[name.removeprefix(FORECAST_PREFIX)] = (
+                100.0 - metrics(y[ok], values[ok]).mape_pct)
     return FractionModel(fraction, names, pipeline, k, _describe(chosen, names),
                          conformal_half_width(oof - y), 100.0 - held.mape_pct,
                          100.0 - baseline.mape_pct, held.as_dict(),
-                         _drivers(pipeline, names, unit, target))
+                         _drivers(pipeline, names, unit, target), forecast_accuracy)
+
+
+def outer_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The validation folds over ``n`` batches in time order: contiguous blocks."""
+    return list(KFold(n_splits=min(OUTER_FOLDS, n)).split(np.arange(n)))
 
 
 def train_yield_models(histories: Sequence[BatchHistory], *, target: str, unit: str = "",
-                       fractions: Sequence[float] = DEFAULT_FRACTIONS) -> YieldModels:
-    """Fit one model per cut-off fraction of the batch duration."""
+                       fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                       forecaster: Forecaster | None = None) -> YieldModels:
+    """Fit one model per cut-off fraction of the batch duration.
+
+    Without ``forecaster`` the forecasts carried by ``histories`` (if any) are used as they
+    are — fine for forecasts that learn nothing from other batches. With it, the forecasts
+    are requested per validation fold (from that fold's training batches) and for the final
+    model (from all of ``histories``); the histories' own forecasts are ignored.
+    """
     if len(histories) < 4:
         raise ValidationError(f"early yield prediction needs at least 4 finished batches with "
                               f"a final {target}; got {len(histories)}")
     if any(not 0 < f <= 1 for f in fractions):
         raise ValidationError(f"fractions must lie in (0, 1]; got {list(fractions)}")
     y = np.array([h.final_value for h in histories], dtype=float)
+    ids = [h.batch_id for h in histories]
+    folds = outer_folds(len(histories))
+    if forecaster is None:
+        fold_histories = [list(histories)] * len(folds)
+        final_histories = list(histories)
+    else:
+        def supplied(train: Sequence[int], predict: Sequence[int]) -> list[BatchHistory]:
+            got = forecaster([ids[i] for i in train], [ids[i] for i in predict])
+            return [replace(h, forecasts=got.get(h.batch_id, {})) for h in histories]
+
+        fold_histories = [supplied(train, valid) for train, valid in folds]
+        final_histories = supplied(range(len(ids)), [])
     models = {}
     for fraction in sorted(fractions):
-        rows = [batch_features(h.until(fraction), h.duration_h) for h in histories]
-        models[float(fraction)] = _fit_fraction(rows, y, fraction, unit, target)
+        def rows(hs: Sequence[BatchHistory], f: float = fraction) -> list[dict[str, float]]:
+            return [batch_features(h.until(f), h.duration_h) for h in hs]
+
+        models[float(fraction)] = _fit_fraction([rows(hs) for hs in fold_histories],
+                                                rows(final_histories), y, folds, fraction,
+                                                unit, target)
     return YieldModels(target, unit, float(np.median([h.duration_h for h in histories])),
-                       [h.batch_id for h in histories], models)
+                       ids, models)
 
 
 def predict_final_titre(models: YieldModels, batch: PartialBatch) -> YieldPrediction:

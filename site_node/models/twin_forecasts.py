@@ -2,22 +2,36 @@
 
 For each batch and cut-off, the live twin (``bioprocess.live``: an ensemble Kalman filter over
 the kinetic model) follows the batch's own records up to the cut-off and forecasts its final
-titre. Its site prior (clone and batch-to-batch spread) is learned from the *teacher*
-batches other than the batch itself — a batch is never its own teacher. The twin reads the
-site's data through its reviewed alignment (``site_node.live.reader``); a site or batch the
-twin cannot read (no alignment, no viable-cell count at the start) gets no forecast, and the
-yield model stays data-driven for it (a missing forecast is imputed, never invented).
+titre, starting from a *site prior* (clone and batch-to-batch spread) learned from finished
+batches. Which batches teach the prior is the whole point, and it is the same in production
+and in validation (:class:`TwinForecaster`, a ``bioprocess.models.yield_prediction.Forecaster``):
+
+- asked for ``train`` and ``predict`` batches, it learns from ``train`` only;
+- a batch to predict (a running batch, or a held-out batch in validation) gets the prior of
+  all of ``train``;
+- a training batch gets the prior of ``train`` without its own block (``train`` cut into
+  :data:`INNER_FOLDS` contiguous blocks): its forecast is out-of-sample like a running
+  batch's, and forecasts of one block are followed together (one filter per block).
+
+Each teacher's parameter estimates come from one wide-prior filter over the ``train`` batches
+(``site_prior``'s first step; columns never mix data), so a prior of any subset is the mean
+and spread of its members' estimates. The twin reads the site's data through its reviewed
+alignment (``site_node.live.reader``); a site or batch the twin cannot read gets no forecast
+and the yield model stays data-driven for it (a missing forecast is imputed, never invented).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 
+import numpy as np
 from neo4j import Driver
 
 from bioprocess.errors import TwinfedError
-from bioprocess.live.ensemble import FilterSettings
-from bioprocess.live.replay import HybridTwin, follow, site_prior
+from bioprocess.kinetics import KineticParameters
+from bioprocess.live.ensemble import EnsembleTwin, FilterSettings
+from bioprocess.live.replay import HybridTwin, follow
 from site_node.live.reader import SiteBatch, batch_process, read_process_batches
 from site_node.live.vocabulary import site_vocabulary, to_canonical
 
@@ -27,47 +41,137 @@ FORECAST_NAME = "mechanistic twin forecast"
 #: uses, and it settles with far fewer members than the interval does.
 MEMBERS = 24
 MIN_TEACHERS = 3
+#: Blocks of the training batches for their own (out-of-block) forecasts.
+INNER_FOLDS = 5
+#: As ``bioprocess.live.replay.site_prior``: the wide prior the teachers are filtered from,
+#: and the floor of the learned spread (log scale).
+WIDE_LOG_SD, FLOOR_LOG_SD = 0.3, 0.08
+
+Forecasts = dict[str, dict[float, dict[str, float]]]
+
+
+def _blocks(ids: Sequence[str], k: int) -> list[list[str]]:
+    """``ids`` (time order) cut into ``min(k, len(ids))`` contiguous blocks."""
+    return [list(part) for part in np.array_split(np.asarray(ids, dtype=object),
+                                                  min(k, len(ids))) if len(part)]
+
+
+class TwinForecaster:
+    """Final-titre forecasts of the twin at ``fractions``, divided by ``factor`` (canonical
+    g/L -> the attribute's unit); results are memoised per (teachers, prior, batches)."""
+
+    def __init__(self, batches: Sequence[SiteBatch], fractions: Sequence[float], *,
+                 factor: float = 1.0, members: int = MEMBERS) -> None:
+        self.batches = {b.batch_id: b for b in batches}
+        self.fractions = sorted(fractions)
+        self.factor = factor
+        self.settings = FilterSettings(n_members=members, dt_h=1.0)
+        self._estimates: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+        self._followed: dict[tuple, dict[str, dict[float, float]]] = {}
+        #: why some forecasts could not be made (the batches concerned stay data-driven)
+        self.problems: list[str] = []
+
+    def _teachers(self, train: Sequence[str]) -> tuple[str, ...]:
+        return tuple(i for i in train if (b := self.batches.get(i)) is not None
+                     and b.status == "complete" and b.final_titre is not None)
+
+    def _log_estimates(self, teachers: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Each teacher's end-of-batch log-parameter estimates from the wide prior."""
+        if teachers not in self._estimates:
+            wide = replace(self.settings, prior_log_sd=WIDE_LOG_SD)
+            ens = EnsembleTwin([self.batches[i].observations for i in teachers],
+                               KineticParameters(), wide)
+            ens.advance(float(ens.recipe.duration_h))
+            self._estimates[teachers] = {
+                i: np.log([ens.parameter_summary(b)[n]["estimate"]
+                           for n in self.settings.parameters]) for b, i in enumerate(teachers)}
+        return self._estimates[teachers]
+
+    def _prior(self, logs: np.ndarray) -> HybridTwin:
+        names = self.settings.parameters
+        centre = KineticParameters().with_values(
+            **{n: float(np.exp(logs[:, j].mean())) for j, n in enumerate(names)})
+        spread = logs.std(axis=0, ddof=1)
+        sd = {n: float(max(spread[j], FLOOR_LOG_SD)) for j, n in enumerate(names)}
+        return HybridTwin(centre, replace(self.settings, prior_log_sd=sd), None, None)
+
+    def _follow(self, teachers: tuple[str, ...], prior_ids: tuple[str, ...],
+                targets: tuple[str, ...]) -> dict[str, dict[float, float]]:
+        key = (teachers, prior_ids, targets)
+        if key not in self._followed:
+            estimates = self._log_estimates(teachers)
+            twin = self._prior(np.array([estimates[i] for i in prior_ids]))
+            updates = follow([self.batches[i].observations for i in targets], twin,
+                             self.fractions)
+            self._followed[key] = {i: {f: float(u.hybrid.mechanistic) / self.factor
+                                       for f, u in zip(self.fractions, us, strict=True)}
+                                   for i, us in updates.items()}
+        return self._followed[key]
+
+    def __call__(self, train: Sequence[str], predict: Sequence[str]) -> Forecasts:
+        teachers = self._teachers(train)
+        groups = [(tuple(t for t in teachers if t not in block), tuple(block))
+                  for block in _blocks(list(train), INNER_FOLDS)]
+        groups.append((teachers, tuple(predict)))
+        out: Forecasts = {}
+        for prior_ids, wanted in groups:
+            targets = tuple(i for i in wanted if i in self.batches)
+            if len(prior_ids) < MIN_TEACHERS or not targets:
+                continue
+            try:
+                made = self._follow(teachers, prior_ids, targets)
+            except TwinfedError as exc:
+                self.problems.append(f"{', '.join(targets)}: {exc}")
+                continue
+            for i, by in made.items():
+                out[i] = {f: {FORECAST_NAME: v} for f, v in by.items()}
+        return out
 
 
 def twin_forecasts(batches: Sequence[SiteBatch], fractions: Sequence[float],
-                   teachers: Collection[str], *, members: int = MEMBERS
+                   teachers: Sequence[str], *, members: int = MEMBERS
                    ) -> dict[str, dict[float, float]]:
-    """``{batch_id: {fraction: forecast of final titre (g/L)}}`` for every batch the twin can
-    follow, each with a prior learned from ``teachers`` (complete batches) other than itself."""
-    settings = FilterSettings(n_members=members, dt_h=1.0)
-    taught = [b for b in batches if b.batch_id in teachers and b.status == "complete"
-              and b.final_titre is not None]
-    out: dict[str, dict[float, float]] = {}
-    for batch in batches:
-        others = [b.observations for b in taught if b.batch_id != batch.batch_id]
-        if len(others) < MIN_TEACHERS:
-            continue
-        base, tuned = site_prior(others, settings=settings)
-        updates = follow([batch.observations], HybridTwin(base, tuned, None, None),
-                         sorted(fractions))[batch.batch_id]
-        out[batch.batch_id] = {f: float(u.hybrid.mechanistic)
-                               for f, u in zip(sorted(fractions), updates, strict=True)}
-    return out
+    """``{batch_id: {fraction: forecast of final titre (g/L)}}`` of every batch, learned from
+    ``teachers`` as :class:`TwinForecaster` does (a teacher never teaches its own forecast)."""
+    forecaster = TwinForecaster(batches, fractions, members=members)
+    taught = set(teachers)
+    made = forecaster([b.batch_id for b in batches if b.batch_id in taught],
+                      [b.batch_id for b in batches if b.batch_id not in taught])
+    return {i: {f: v[FORECAST_NAME] for f, v in by.items()} for i, by in made.items()}
 
 
-def site_twin_forecasts(driver: Driver, batch_ids: Sequence[str], attribute: str,
-                        unit: str, fractions: Sequence[float], teachers: Collection[str],
-                        database: str | None = None
-                        ) -> tuple[dict[str, dict[float, float]], str | None]:
-    """Forecasts of ``attribute`` (in ``unit``) for the stored batches, or ``({}, reason)``
-    when the twin cannot read this site's process or the attribute is not its titre."""
+def site_twin_forecaster(driver: Driver, batch_ids: Sequence[str], attribute: str,
+                         unit: str, fractions: Sequence[float],
+                         database: str | None = None) -> tuple[TwinForecaster | None, str | None]:
+    """A forecaster of ``attribute`` (in ``unit``) over the stored batches, or
+    ``(None, reason)`` when the twin cannot read this site's process or the attribute is not
+    its titre."""
     try:
         site, process, version = batch_process(driver, batch_ids[0], database)
         vocabulary = site_vocabulary(site)
         if attribute not in set(vocabulary.attributes_for("titre")):
-            return {}, (f"'{attribute}' is not aligned to the shared titre parameter at "
-                        f"{site}; the mechanistic twin forecasts titre only")
+            return None, (f"'{attribute}' is not aligned to the shared titre parameter at "
+                          f"{site}; the mechanistic twin forecasts titre only")
         factor = float(to_canonical("titre", unit, f"quality attribute {attribute}")(1.0))
         wanted = set(batch_ids)
         batches = [b for b in read_process_batches(driver, site, process, version, database)
                    if b.batch_id in wanted]
-        forecasts = twin_forecasts(batches, fractions, teachers)
     except TwinfedError as exc:
-        return {}, f"the mechanistic twin cannot follow this site's batches: {exc}"
-    return ({b: {f: v / factor for f, v in by.items()} for b, by in forecasts.items()},
-            None)
+        return None, f"the mechanistic twin cannot follow this site's batches: {exc}"
+    return TwinForecaster(batches, fractions, factor=factor), None
+
+
+def site_twin_forecasts(driver: Driver, batch_ids: Sequence[str], attribute: str,
+                        unit: str, fractions: Sequence[float], teachers: Sequence[str],
+                        database: str | None = None
+                        ) -> tuple[dict[str, dict[float, float]], str | None]:
+    """Forecasts of ``attribute`` (in ``unit``) for the stored batches, learned from
+    ``teachers``, or ``({}, reason)`` when the twin cannot read them."""
+    forecaster, reason = site_twin_forecaster(driver, batch_ids, attribute, unit, fractions,
+                                              database)
+    if forecaster is None:
+        return {}, reason
+    taught = set(teachers)
+    made = forecaster([i for i in batch_ids if i in taught],
+                      [i for i in batch_ids if i not in taught])
+    return {i: {f: v[FORECAST_NAME] for f, v in by.items()} for i, by in made.items()}, None

@@ -18,7 +18,7 @@ from bioprocess.models.yield_prediction import (
 )
 from site_node.models.data import batch_histories
 from site_node.models.store import StoredModel, save_yield_models
-from site_node.models.twin_forecasts import FORECAST_NAME, site_twin_forecasts
+from site_node.models.twin_forecasts import FORECAST_NAME, site_twin_forecaster
 
 
 @dataclass(frozen=True)
@@ -56,23 +56,25 @@ def early_yield(driver: Driver, attribute: str, *, at_fraction: float = 0.5,
                               f"{len(histories)}")
     running = max(1, min(running, len(histories) - 4))
     cuts = sorted({*fractions, at_fraction})
-    note = "mechanistic twin forecast not requested"
+    training, latest = histories[:-running], histories[-running:]
+    note, forecaster = "mechanistic twin forecast not requested", None
     if mechanistic:  # one interpretable input: the twin's forecast from the same early data
-        forecasts, reason = site_twin_forecasts(
-            driver, [h.batch_id for h in histories], attribute, unit, cuts,
-            teachers={h.batch_id for h in histories[:-running]}, database=database)
-        histories = [replace(h, forecasts={f: {FORECAST_NAME: v} for f, v in
-                                           forecasts.get(h.batch_id, {}).items()})
-                     for h in histories]
-        note = reason or (f"{FORECAST_NAME} offered as an input for "
-                          f"{sum(h.batch_id in forecasts for h in histories)} of "
-                          f"{len(histories)} batches (site prior from the training batches, "
-                          "never the batch itself)")
-    models = train_yield_models(histories[:-running], target=attribute, unit=unit,
-                                fractions=cuts)
+        forecaster, reason = site_twin_forecaster(
+            driver, [h.batch_id for h in histories], attribute, unit, cuts, database=database)
+        note = reason or ""
+    models = train_yield_models(training, target=attribute, unit=unit, fractions=cuts,
+                                forecaster=forecaster)
+    if forecaster is not None:  # the running batches: prior from all training batches
+        made = forecaster([h.batch_id for h in training], [h.batch_id for h in latest])
+        latest = [replace(h, forecasts=made.get(h.batch_id, {})) for h in latest]
+        note = (f"{FORECAST_NAME} offered as an input for "
+                f"{sum(h.batch_id in made for h in histories)} of {len(histories)} batches "
+                "(site prior learned from the training batches outside the batch's own block; "
+                "in validation, from each fold's training batches only)")
+        note += "".join(f"; not made for {p}" for p in forecaster.problems)
     models.notes.append(note)
     predictions = [(predict_final_titre(models, h.until(at_fraction)), h.final_value)
-                   for h in histories[-running:]]
+                   for h in latest]
     stored = None
     if store:
         of = _process_of(driver, models.training_batches[0], database)
