@@ -8,10 +8,13 @@ sensor trained on them; the sixth batch then arrives in its own bundle.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,10 +23,13 @@ from neo4j import Driver
 from typer.testing import CliRunner
 
 from bioprocess.models import SoftSensorConfig
+from site_node.api import create_app
+from site_node.config import SiteSettings
 from site_node.ingest.service import ingest_bundle
 from site_node.models.training import train_and_store
 from tests.conftest import clean_database
 from twinfed.cli import app
+from twinfed.serving import serve
 
 SITE = "SITE-A"
 
@@ -115,6 +121,30 @@ def test_a_corrupted_spectrum_is_flagged_out_of_domain_on_ingest(site: dict) -> 
     )[0][0]["n"]
 
 
+def test_the_site_api_reports_the_estimates_made_on_upload(site: dict, site_uri: str) -> None:
+    driver, model_id, new = site["driver"], site["model"].model_id, site["new"]
+    bundle = _bundle(site["source"], site["root"] / "api", [new])
+    _corrupt_spectrum(bundle, new, 40)  # new content, so the batch is written again
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for file in sorted(bundle.rglob("*")):
+            zf.write(file, file.relative_to(bundle))
+    settings = SiteSettings(code=SITE, neo4j_uri=site_uri)
+    with serve(create_app(settings, driver=driver)) as url:
+        response = httpx.post(f"{url}/batches", content=buffer.getvalue(), timeout=300,
+                              headers={"content-type": "application/zip"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(s["batch_id"], s["outcome"]) for s in body["stored"]] == [(new, "replaced")]
+    spectra = driver.execute_query("MATCH (:Batch {batch_id: $id})-[:HAS_SPECTRA]->(s) "
+                                   "RETURN s.n AS n", id=new)[0][0]["n"]
+    [made] = body["estimates"]
+    assert made["batch_id"] == new and made["model_id"] == model_id
+    assert made["error"] is None and made["estimates"] == spectra
+    assert made["out_of_domain"] == sum(not r["ok"] for r in _estimates(driver, new, model_id))
+    assert made["out_of_domain"] >= 1  # the corrupted spectrum
+
+
 def test_a_failing_model_does_not_cost_the_batch_and_is_reported(site: dict,
                                                                  site_uri: str) -> None:
     driver, new = site["driver"], site["new"]
@@ -134,3 +164,8 @@ def test_a_failing_model_does_not_cost_the_batch_and_is_reported(site: dict,
         "MATCH (b:Batch {batch_id: $id})-[:HAS_SPECTRA]->(s) RETURN s.n AS n", id=new)[0]
     assert stored and stored[0]["n"] > 0
     assert _estimates(driver, new, broken.model_id) == []  # nothing half-written
+    # the earlier version's estimates were made on the replaced revision: gone with it,
+    # not left behind as nodes no batch owns
+    assert _estimates(driver, new, site["model"].model_id) == []
+    assert driver.execute_query("MATCH (e:Estimate) WHERE NOT ()-[:HAS_ESTIMATE]->(e) "
+                                "RETURN count(e) AS n")[0][0]["n"] == 0

@@ -86,7 +86,7 @@ def model_section(store: Store, data: TransferData) -> ExternalSection:
                ?t2 ?q (GROUP_CONCAT(DISTINCT STR(?training); separator=" ") AS ?trainings)
                (GROUP_CONCAT(DISTINCT ?driver; separator=" | ") AS ?drivers)
                (GROUP_CONCAT(DISTINCT ?assumption; separator=" | ") AS ?assumptions)
-               (COUNT(DISTINCT ?drift) AS ?drifts)
+               (COUNT(DISTINCT ?drift) AS ?drifts) (SAMPLE(?yieldType) AS ?yield)
         WHERE {{
           ?model a tf:SoftSensorModel ; tf:modelId ?id ; tf:modelVersion ?version ;
                  tf:targetAnalyte ?target ; tf:ofProcess ?p . ?p tf:processCode "{code}" .
@@ -98,21 +98,22 @@ def model_section(store: Store, data: TransferData) -> ExternalSection:
           OPTIONAL {{ ?model prov:wasDerivedFrom ?training }}
           OPTIONAL {{ ?model tf:driver ?driver }} OPTIONAL {{ ?model tf:assumption ?assumption }}
           OPTIONAL {{ ?drift tf:aboutModel ?model }}
+          OPTIONAL {{ ?model a ?yieldType FILTER(?yieldType = tf:YieldModel) }}
         }} GROUP BY ?model ?id ?version ?target ?unit ?algorithm ?r2 ?rmsecv ?rmsep ?bias ?half
                    ?t2 ?q""", sponsors=[data.process.sponsor], timeout_s=60).bindings()
     if not rows:
         return ExternalSection(empty_reason=(
             f"no site has exported a soft-sensor or yield model card for process "
             f"{data.process.code} to the federation"))
-    latest: dict[tuple[str, str], dict] = {}
+    latest: dict[tuple[str, str, bool], dict] = {}
     for row in rows:
         values = {k: v.value for k, v in row.items()}
-        key = (values["model"].split("/model/")[0], values["target"])
+        key = (values["model"].split("/model/")[0], values["target"], "yield" in values)
         if key not in latest or int(values["version"]) > int(latest[key]["version"]):
             latest[key] = values
     site_of = {iri: code for code, iri in data.site_iris.items()}
     items = []
-    for (site_base, target), card in sorted(latest.items()):
+    for (site_base, target, is_yield), card in sorted(latest.items()):
         site = site_of.get(site_base + "/", site_base.rsplit("/", 1)[-1])
         trainings = card.get("trainings", "").split()
         check = _range_check(data, site_base + "/", target, trainings)
@@ -126,8 +127,9 @@ def model_section(store: Store, data: TransferData) -> ExternalSection:
                       "drift events": card.get("drifts", "0"),
                       "top drivers": card.get("drivers", "")[:300],
                       "transfer check on R's data": check})
-        items.append({"iri": card["model"], "label": f"{card['id']} ({target} soft sensor, "
-                      f"{site})", "definition": card.get("assumptions", "")[:500],
+        kind = "early-yield model" if is_yield else "soft sensor"
+        items.append({"iri": card["model"], "label": f"{card['id']} ({target} {kind}, {site})",
+                      "definition": card.get("assumptions", "")[:500],
                       "facts": facts, "evidence": tuple(trainings)})
     return ExternalSection(items=tuple(items))
 

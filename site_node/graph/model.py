@@ -41,6 +41,9 @@ OWNED_RELATIONSHIPS: tuple[str, ...] = (
     "HAS_ANALYSIS_PHASE",
     "HAS_EQUIPMENT_INDICATOR",
     "HAS_EQUIPMENT_DRIFT",
+    # soft-sensor estimates belong to the batch revision they were made on: a re-ingest
+    # drops them all and the active models estimate the new revision
+    "HAS_ESTIMATE",
 )
 
 
