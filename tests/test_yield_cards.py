@@ -123,7 +123,8 @@ def test_the_export_carries_the_yield_card_and_conforms(site: dict) -> None:
 def federation(site: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     settings = FederationSettings(data=tmp_path_factory.mktemp("federation-yield"),
                                   admin_token=ADMIN)
-    with serve(create_app(settings)) as url:
+    federation_app = create_app(settings)
+    with serve(federation_app) as url:
         admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"},
                              timeout=120)
         token = admin.post("/sites", json={"code": SITE}).json()["token"]
@@ -136,7 +137,7 @@ def federation(site: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                       software_version="t")
         finally:
             client.close()
-        yield {"url": url, "users": users}
+        yield {"url": url, "users": users, "store": federation_app.state.store}
         admin.close()
 
 
@@ -188,3 +189,16 @@ def test_without_a_titre_alignment_the_model_stays_data_driven_and_says_why(
     assert forecasts == {}
     assert reason == ("'viability_final' is not aligned to the shared titre parameter at "
                       "SITE-A; the mechanistic twin forecasts titre only")
+
+
+def test_the_knowledge_package_lists_the_yield_card_as_an_early_yield_model(
+        site: dict, federation: dict) -> None:
+    from federation.packages.external import model_section
+    from federation.packages.source import ProcessRef, TransferData
+
+    card = yield_model_card(site["driver"], site["first"].stored.model_id)
+    process = ProcessRef("", card["process"], card["process_version"], "SP-ACME", None, None)
+    section = model_section(federation["store"], TransferData(process, SITE, "SITE-B", {}))
+    [item] = section.items  # the latest of the two versions
+    assert item["label"].endswith("(final_titre early-yield model, SITE-A)")
+    assert item["facts"]["version"] == "2"
