@@ -1,9 +1,10 @@
 """Build the analytics benchmark's per-seed cache (``.twinfed/bench-cache/``) ahead of it.
 
-Used by :mod:`benchmarks.run_all` on a cold run: started at idle CPU priority
-(``SCHED_IDLE``) when the suite starts, it simulates and site-analyses the analytics
-benchmark's campaigns on the core the timed benchmarks leave free, so the analytics run
-later finds its store contents cached. Only seeds without a cache file are built; nothing is
+Used by :mod:`benchmarks.run_all` on a cold run: started on its side track at idle CPU
+priority (``SCHED_IDLE``, after the 10 x 1,000 store fill), it simulates and site-analyses the
+analytics benchmark's campaigns on the core the timed benchmarks leave free, so the
+analytics run (last) finds its store contents cached. A 120-batch seed costs ~100 s of CPU.
+Only seeds without a cache file are built; nothing is
 ever deleted. The work is what ``benchmarks.analytics.seed_data`` does on a cache miss — this
 module only decides when it runs.
 

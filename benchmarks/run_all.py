@@ -8,9 +8,9 @@ number of batches is measured by running size-parameterised benchmarks at three 
 **Cold cache.** The analytics benchmark reads each campaign's store contents from
 ``.twinfed/bench-cache/``; on a fresh clone that cache is empty and building it (simulation
 and in-process site analysis of four 120-batch campaigns) takes longer than the rest of the
-suite. So when seeds are missing, two builder processes (:mod:`benchmarks._prepare`) start
-with the suite at idle CPU priority (``SCHED_IDLE``: they only get a core no timed benchmark
-wants — most benchmarks are single-threaded on this 2-core machine), analytics runs last and
+suite. So when seeds are missing, two builder processes (:mod:`benchmarks._prepare`) run on
+the side track at idle CPU priority (``SCHED_IDLE``: they only get a core no timed benchmark
+wants — most benchmarks are single-threaded on this 2-core machine); analytics runs last and
 waits for them. The report says whether the run started cold and how long the builders took.
 
 **Prefilled store.** The 10 sites x 1,000 batches federation run needs 32 M quads in its
