@@ -512,6 +512,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help=f"rebuild every seed (else reuse {CACHE_DIR} when present)")
     parser.add_argument("--distance-threshold", type=float,
                         default=DiscoveryOptions.distance_threshold)
+    parser.add_argument("--phase-weight", type=float, default=DiscoveryOptions.phase_weight,
+                        help="weight of the phase-specific columns (a huge value with "
+                        "--distance-threshold 0.7: the clustering before 2026-11-27 04:00)")
     parser.add_argument("--min-magnitude", type=float, default=DiscoveryOptions.min_magnitude,
                         help="0 with --distance-threshold 0.5: the settings before 2026-11-27")
     parser.add_argument("--gate-factor", type=float, default=DiscoveryOptions.gate_factor,
@@ -521,6 +524,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="also keep a group seen at one site with this many batches")
     args = parser.parse_args(argv)
     options = DiscoveryOptions(distance_threshold=args.distance_threshold,
+                               phase_weight=args.phase_weight,
                                min_magnitude=args.min_magnitude, gate_factor=args.gate_factor,
                                min_feature_z=args.min_feature_z, min_batches=args.min_batches)
     print(f"analytics quality: 3 sites x {args.batches_per_site} batches, fault rate "

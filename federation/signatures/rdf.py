@@ -118,6 +118,8 @@ def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
     graph.add((run, TF.discoverySoftwareVersion, Literal(software_version)))
     graph.add((run, TF.algorithm, Literal(
         "scikit-learn AgglomerativeClustering, cosine distance, average linkage, on signed "
+        "log(1 + magnitude) summed over phases per (parameter, event or statistic), beside "
+        "the same per phase times phase_weight; the values: "
         "log(1 + magnitude) per (parameter, phase) of the events at least min_magnitude "
         "envelope SDs beyond the band, and per (parameter, phase, statistic) of the phase "
         "statistics at least min_feature_z robust SDs from the site's reference batches in "
