@@ -295,11 +295,14 @@ def main(argv: list[str] | None = None) -> int:
                 started_fill = time.perf_counter()
                 log = prep_dir / f"fill-{run.name}.log"
                 with log.open("w") as out:
-                    code = subprocess.run(
-                        [sys.executable, "-m", f"benchmarks.{run.module}", *run.args,
-                         "--fill-only", str(prep_dir / f"fill-{run.name}")], cwd=ROOT,
-                        stdout=out, stderr=subprocess.STDOUT,
-                        preexec_fn=_idle_priority).returncode
+                    try:
+                        code = subprocess.run(
+                            [sys.executable, "-m", f"benchmarks.{run.module}", *run.args,
+                             "--fill-only", str(prep_dir / f"fill-{run.name}")], cwd=ROOT,
+                            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_idle_priority,
+                            timeout=args.timeout * SIDE_TIMEOUT_FACTOR).returncode
+                    except subprocess.TimeoutExpired:
+                        code = -1
                 fill_notes.append(f"{run.name}: store filled on the side track in "
                                   f"{time.perf_counter() - started_fill:.0f} s"
                                   + ("" if code == 0 else f" — FAILED (exit {code}), the run "
@@ -325,20 +328,23 @@ def main(argv: list[str] | None = None) -> int:
         side.start()
         try:
             for run in [r for r in plan if not r.side]:
+                timed = run
                 if run.prefill:
                     waited = time.perf_counter()
                     filled.wait()
                     fill_notes.append(f"{run.name} waited {time.perf_counter() - waited:.0f} s "
                                       "for it")
-                    run = replace(run, args=(*run.args, "--prefilled",
-                                             str(Path(prep_dir) / f"fill-{run.name}")))
+                    timed = replace(run, args=(*run.args, "--prefilled",
+                                               str(Path(prep_dir) / f"fill-{run.name}")))
                 if run.name == PREPARED_RUN:
                     prep_started.wait()
                     if prep is not None and prep.workers:
                         _finish_preparation(prep)
                         with printing:
                             print(prep.note(), flush=True)
-                record(_execute(run, args.timeout))
+                outcome = _execute(timed, args.timeout)
+                outcome.run = run  # the report shows the command without the temp folder
+                record(outcome)
             side.join()
         finally:
             for process, _ in prep.workers if prep is not None else []:
