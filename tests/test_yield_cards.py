@@ -181,12 +181,12 @@ def test_yield_cards_are_scoped_to_their_sponsor(federation: dict) -> None:
 
 def test_without_a_titre_alignment_the_model_stays_data_driven_and_says_why(
         site: dict) -> None:
-    from site_node.models.twin_forecasts import site_twin_forecasts
+    from site_node.models.twin_forecasts import site_twin_forecaster
 
     batch_ids = site["first"].models.training_batches
-    forecasts, reason = site_twin_forecasts(site["driver"], batch_ids, "viability_final",
-                                            "%", [0.5], teachers=set(batch_ids))
-    assert forecasts == {}
+    forecaster, reason = site_twin_forecaster(site["driver"], batch_ids, "viability_final",
+                                              "%", [0.5])
+    assert forecaster is None
     assert reason == ("'viability_final' is not aligned to the shared titre parameter at "
                       "SITE-A; the mechanistic twin forecasts titre only")
 

@@ -128,18 +128,6 @@ class TwinForecaster:
         return out
 
 
-def twin_forecasts(batches: Sequence[SiteBatch], fractions: Sequence[float],
-                   teachers: Sequence[str], *, members: int = MEMBERS
-                   ) -> dict[str, dict[float, float]]:
-    """``{batch_id: {fraction: forecast of final titre (g/L)}}`` of every batch, learned from
-    ``teachers`` as :class:`TwinForecaster` does (a teacher never teaches its own forecast)."""
-    forecaster = TwinForecaster(batches, fractions, members=members)
-    taught = set(teachers)
-    made = forecaster([b.batch_id for b in batches if b.batch_id in taught],
-                      [b.batch_id for b in batches if b.batch_id not in taught])
-    return {i: {f: v[FORECAST_NAME] for f, v in by.items()} for i, by in made.items()}
-
-
 def site_twin_forecaster(driver: Driver, batch_ids: Sequence[str], attribute: str,
                          unit: str, fractions: Sequence[float],
                          database: str | None = None) -> tuple[TwinForecaster | None, str | None]:
@@ -159,19 +147,3 @@ def site_twin_forecaster(driver: Driver, batch_ids: Sequence[str], attribute: st
     except TwinfedError as exc:
         return None, f"the mechanistic twin cannot follow this site's batches: {exc}"
     return TwinForecaster(batches, fractions, factor=factor), None
-
-
-def site_twin_forecasts(driver: Driver, batch_ids: Sequence[str], attribute: str,
-                        unit: str, fractions: Sequence[float], teachers: Sequence[str],
-                        database: str | None = None
-                        ) -> tuple[dict[str, dict[float, float]], str | None]:
-    """Forecasts of ``attribute`` (in ``unit``) for the stored batches, learned from
-    ``teachers``, or ``({}, reason)`` when the twin cannot read them."""
-    forecaster, reason = site_twin_forecaster(driver, batch_ids, attribute, unit, fractions,
-                                              database)
-    if forecaster is None:
-        return {}, reason
-    taught = set(teachers)
-    made = forecaster([i for i in batch_ids if i in taught],
-                      [i for i in batch_ids if i not in taught])
-    return {i: {f: v[FORECAST_NAME] for f, v in by.items()} for i, by in made.items()}, None
