@@ -187,11 +187,12 @@ def _seeds(argv: list[str]) -> tuple[int, ...]:
     return YIELD_SEEDS
 
 
-def main(seeds: tuple[int, ...] = YIELD_SEEDS) -> dict:
-    return {**soft_sensor_benchmark(), **yield_benchmark(seeds)}
+def main(argv: list[str] | None = None) -> dict:
+    """``make bench`` calls this with the run's arguments (an empty list: the default seeds)."""
+    return {**soft_sensor_benchmark(), **yield_benchmark(_seeds(argv or []))}
 
 
 if __name__ == "__main__":
-    figures = main(_seeds(sys.argv))
+    figures = main(sys.argv[1:])
     if "--json" in sys.argv:
         json.dump(figures, sys.stdout, default=str)
