@@ -109,11 +109,12 @@ def model_card(driver: Driver, model_id: str, database: str | None = None) -> di
     return card
 
 
-def load_soft_sensor(driver: Driver, model_id: str, database: str | None = None
-                     ) -> tuple[SoftSensor, dict[str, Any]]:
-    """The fitted model and its card; refuses an artifact whose hash does not match."""
+def _load_artifact(driver: Driver, label: str, model_id: str, database: str | None
+                   ) -> tuple[Any, dict[str, Any]]:
+    """A stored model node's fitted object and card; refuses an artifact whose hash does not
+    match (``label`` is one of this module's own node labels, never user input)."""
     records, _, _ = driver.execute_query(
-        "MATCH (m:SoftSensorModel {model_id: $id}) RETURN m.artifact AS artifact, "
+        f"MATCH (m:{label} {{model_id: $id}}) RETURN m.artifact AS artifact, "
         "m.artifact_sha256 AS digest, m.card AS card",
         id=model_id, database_=database, routing_="r")
     if not records:
@@ -123,6 +124,12 @@ def load_soft_sensor(driver: Driver, model_id: str, database: str | None = None
         raise ValidationError(f"model '{model_id}': the stored artifact does not match its "
                               "SHA-256; retrain the model")
     return pickle.loads(artifact), json.loads(records[0]["card"])  # noqa: S301 - own store
+
+
+def load_soft_sensor(driver: Driver, model_id: str, database: str | None = None
+                     ) -> tuple[SoftSensor, dict[str, Any]]:
+    """The fitted model and its card; refuses an artifact whose hash does not match."""
+    return _load_artifact(driver, "SoftSensorModel", model_id, database)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,14 +203,4 @@ def yield_model_card(driver: Driver, model_id: str, database: str | None = None
 def load_yield_models(driver: Driver, model_id: str, database: str | None = None
                       ) -> tuple[YieldModels, dict[str, Any]]:
     """The fitted early-yield models and their card; refuses a tampered artifact."""
-    records, _, _ = driver.execute_query(
-        "MATCH (m:YieldModel {model_id: $id}) RETURN m.artifact AS artifact, "
-        "m.artifact_sha256 AS digest, m.card AS card",
-        id=model_id, database_=database, routing_="r")
-    if not records:
-        raise NotFoundError(f"model '{model_id}' is not stored at this site")
-    artifact = bytes(records[0]["artifact"])
-    if hashlib.sha256(artifact).hexdigest() != records[0]["digest"]:
-        raise ValidationError(f"model '{model_id}': the stored artifact does not match its "
-                              "SHA-256; retrain the model")
-    return pickle.loads(artifact), json.loads(records[0]["card"])  # noqa: S301 - own store
+    return _load_artifact(driver, "YieldModel", model_id, database)
