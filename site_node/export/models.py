@@ -107,20 +107,9 @@ def _model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # noqa: 
                       ("limitations", TF.limitation)):
         for text in card[key]:
             g.add((model, prop, Literal(text)))
-    for batch_id in card["training_batches"]:
-        g.add((model, PROV.wasDerivedFrom, iris("batch", batch_id)))
-        g.add((training, PROV.used, iris("batch", batch_id)))
     for batch_id in card["validation_batches"]:
         g.add((model, TF.validatedOn, iris("batch", batch_id)))
-    if int(card["version"]) > 1:
-        g.add((model, PROV.wasRevisionOf, iris("model", row["model_id"].rsplit("-v", 1)[0]
-                                                + f"-v{int(card['version']) - 1}")))
-    g.add((model, OWL.versionInfo, Literal(str(card["version"]))))
-    g.add((model, PROV.wasGeneratedBy, training))
-    g.add((model, PROV.generatedAtTime, dt(row["created_at"])))
-    g.add((training, RDF.type, TF.ModelTraining))
-    g.add((training, PROV.endedAtTime, dt(row["created_at"])))
-    g.add((training, PROV.wasAssociatedWith, iris.site))
+    _training_lineage(g, model, training, row, iris, dt)
     g.add((training, DCTERMS.description, Literal(
         f"grouped cross-validation by batch over {len(card['selection'])} algorithms; "
         f"hold-out test on {len(card['validation_batches'])} batches")))
@@ -133,6 +122,25 @@ def _model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # noqa: 
         g.add((node, TF.driftLimit, _double(event["limit"])))
         g.add((node, TF.raisedAt, dt(event["raised_at"])))
         g.add((node, DCTERMS.description, Literal(event["description"])))
+
+
+def _training_lineage(g: Graph, model: URIRef, training: URIRef, row: dict[str, Any],
+                      iris: Any, dt: Any) -> None:  # noqa: ANN401
+    """PROV-O lineage shared by every model card: the training activity and the batches it
+    used, the version and the version it revises."""
+    card = row["card"]
+    for batch_id in card["training_batches"]:
+        g.add((model, PROV.wasDerivedFrom, iris("batch", batch_id)))
+        g.add((training, PROV.used, iris("batch", batch_id)))
+    if int(card["version"]) > 1:
+        g.add((model, PROV.wasRevisionOf, iris("model", row["model_id"].rsplit("-v", 1)[0]
+                                                + f"-v{int(card['version']) - 1}")))
+    g.add((model, OWL.versionInfo, Literal(str(card["version"]))))
+    g.add((model, PROV.wasGeneratedBy, training))
+    g.add((model, PROV.generatedAtTime, dt(row["created_at"])))
+    g.add((training, RDF.type, TF.ModelTraining))
+    g.add((training, PROV.endedAtTime, dt(row["created_at"])))
+    g.add((training, PROV.wasAssociatedWith, iris.site))
 
 
 def _yield_model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # noqa: ANN401
@@ -167,18 +175,7 @@ def _yield_model(g: Graph, row: dict[str, Any], iris: Any, dt: Any) -> None:  # 
     for key, prop in (("assumptions", TF.assumption), ("limitations", TF.limitation)):
         for text in card.get(key, []):
             g.add((model, prop, Literal(text)))
-    for batch_id in card["training_batches"]:
-        g.add((model, PROV.wasDerivedFrom, iris("batch", batch_id)))
-        g.add((training, PROV.used, iris("batch", batch_id)))
-    if int(card["version"]) > 1:
-        g.add((model, PROV.wasRevisionOf, iris("model", row["model_id"].rsplit("-v", 1)[0]
-                                                + f"-v{int(card['version']) - 1}")))
-    g.add((model, OWL.versionInfo, Literal(str(card["version"]))))
-    g.add((model, PROV.wasGeneratedBy, training))
-    g.add((model, PROV.generatedAtTime, dt(row["created_at"])))
-    g.add((training, RDF.type, TF.ModelTraining))
-    g.add((training, PROV.endedAtTime, dt(row["created_at"])))
-    g.add((training, PROV.wasAssociatedWith, iris.site))
+    _training_lineage(g, model, training, row, iris, dt)
     g.add((training, DCTERMS.description, Literal(card.get("validation", ""))))
 
 

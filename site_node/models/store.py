@@ -37,6 +37,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=float)
 
 
+def _next_version(tx: ManagedTransaction, label: str, target: str, process: str) -> int:
+    """The next version of the (target, process) model stored under ``label`` (one of this
+    module's own node labels, never user input)."""
+    tx.run("MATCH (s:Site) SET s.rev = s.rev")  # serialise versioning with other writers
+    row = tx.run(f"MATCH (m:{label} {{target: $target, process: $process}}) "
+                 "RETURN max(m.version) AS v", target=target, process=process).single()
+    return int(row["v"] or 0) + 1
+
+
 def save_soft_sensor(driver: Driver, sensor: SoftSensor, *, process: str, process_version: str,
                      sponsor: str, database: str | None = None) -> StoredModel:
     """Store ``sensor`` as the next version of its (target, process) model."""
@@ -44,11 +53,7 @@ def save_soft_sensor(driver: Driver, sensor: SoftSensor, *, process: str, proces
     digest = hashlib.sha256(artifact).hexdigest()
 
     def write(tx: ManagedTransaction) -> StoredModel:
-        tx.run("MATCH (s:Site) SET s.rev = s.rev")  # serialise versioning with other writers
-        row = tx.run("MATCH (m:SoftSensorModel {target: $target, process: $process}) "
-                     "RETURN max(m.version) AS v", target=sensor.target, process=process
-                     ).single()
-        version = int(row["v"] or 0) + 1
+        version = _next_version(tx, "SoftSensorModel", sensor.target, process)
         model_id = f"{_slug(sensor.target)}-{_slug(process)}-v{version}"
         card = {**sensor.card, "model_id": model_id, "version": version,
                 "process": process, "process_version": process_version, "sponsor": sponsor,
@@ -93,6 +98,16 @@ def list_models(driver: Driver, database: str | None = None) -> list[dict[str, A
     return [{**dict(r), "metrics": json.loads(r["metrics"] or "{}")} for r in records]
 
 
+def _stored_card(records: list, model_id: str) -> dict[str, Any]:
+    """The card of the one model node ``records`` found, with when it was stored."""
+    if not records:
+        raise NotFoundError(f"model '{model_id}' is not stored at this site; "
+                            "`twinfed site softsensor list` shows the models")
+    card = json.loads(records[0]["card"])
+    card["created_at"] = records[0]["created_at"].to_native().isoformat()
+    return card
+
+
 def model_card(driver: Driver, model_id: str, database: str | None = None) -> dict[str, Any]:
     records, _, _ = driver.execute_query(
         "MATCH (m:SoftSensorModel {model_id: $id}) "
@@ -100,11 +115,7 @@ def model_card(driver: Driver, model_id: str, database: str | None = None) -> di
         "RETURN m.card AS card, m.created_at AS created_at, "
         "collect(d {.kind, .value, .limit, .n, .description}) AS drift",
         id=model_id, database_=database, routing_="r")
-    if not records:
-        raise NotFoundError(f"model '{model_id}' is not stored at this site; "
-                            "`twinfed site softsensor list` shows the models")
-    card = json.loads(records[0]["card"])
-    card["created_at"] = records[0]["created_at"].to_native().isoformat()
+    card = _stored_card(records, model_id)
     card["drift_events"] = list(records[0]["drift"])
     return card
 
@@ -145,11 +156,7 @@ def save_yield_models(driver: Driver, models: YieldModels, *, process: str,
     digest = hashlib.sha256(artifact).hexdigest()
 
     def write(tx: ManagedTransaction) -> StoredModel:
-        tx.run("MATCH (s:Site) SET s.rev = s.rev")  # serialise versioning with other writers
-        row = tx.run("MATCH (m:YieldModel {target: $target, process: $process}) "
-                     "RETURN max(m.version) AS v", target=models.target, process=process
-                     ).single()
-        version = int(row["v"] or 0) + 1
+        version = _next_version(tx, "YieldModel", models.target, process)
         model_id = f"yield-{_slug(models.target)}-{_slug(process)}-v{version}"
         card = {**models.card(), "model_id": model_id, "version": version,
                 "process": process, "process_version": process_version, "sponsor": sponsor,
@@ -192,12 +199,7 @@ def yield_model_card(driver: Driver, model_id: str, database: str | None = None
     records, _, _ = driver.execute_query(
         "MATCH (m:YieldModel {model_id: $id}) RETURN m.card AS card, m.created_at AS created_at",
         id=model_id, database_=database, routing_="r")
-    if not records:
-        raise NotFoundError(f"model '{model_id}' is not stored at this site; "
-                            "`twinfed site softsensor list` shows the models")
-    card = json.loads(records[0]["card"])
-    card["created_at"] = records[0]["created_at"].to_native().isoformat()
-    return card
+    return _stored_card(records, model_id)
 
 
 def load_yield_models(driver: Driver, model_id: str, database: str | None = None
