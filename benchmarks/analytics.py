@@ -65,7 +65,8 @@ No threshold was tuned to one seed: the discovery defaults (``federation/signatu
 discovery.py``) were chosen on the mean over seeds 1-3 and the fault-free seed 101 (the middle
 of a plateau), then run once on seeds 4-6, never tuned there. Run:
 ``python -m benchmarks.analytics [--seeds 1 2 3] [--batches-per-site 40] [--no-cache]
-[--distance-threshold D --min-magnitude M --gate-factor G --min-feature-z Z --min-batches N]``.
+[--distance-threshold D --phase-weight W --slope-weight S --min-magnitude M --gate-factor G
+--min-feature-z Z --min-batches N]``.
 """
 
 from __future__ import annotations
@@ -511,6 +512,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--phase-weight", type=float, default=DiscoveryOptions.phase_weight,
                         help="weight of the phase-specific columns (a huge value with "
                         "--distance-threshold 0.7: the clustering before 2026-11-27 04:00)")
+    parser.add_argument("--slope-weight", type=float, default=DiscoveryOptions.slope_weight,
+                        help="weight of the slope columns in the clustered vector (1 with "
+                        "--phase-weight 0.5 --distance-threshold 0.6: before 2026-11-27 07:00)")
     parser.add_argument("--min-magnitude", type=float, default=DiscoveryOptions.min_magnitude,
                         help="0 with --distance-threshold 0.5: the settings before 2026-11-27")
     parser.add_argument("--gate-factor", type=float, default=DiscoveryOptions.gate_factor,
@@ -520,7 +524,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="also keep a group seen at one site with this many batches")
     args = parser.parse_args(argv)
     options = DiscoveryOptions(distance_threshold=args.distance_threshold,
-                               phase_weight=args.phase_weight,
+                               phase_weight=args.phase_weight, slope_weight=args.slope_weight,
                                min_magnitude=args.min_magnitude, gate_factor=args.gate_factor,
                                min_feature_z=args.min_feature_z, min_batches=args.min_batches)
     print(f"analytics quality: 3 sites x {args.batches_per_site} batches, fault rate "

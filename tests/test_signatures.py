@@ -412,3 +412,26 @@ def test_a_failure_seen_in_different_phases_at_two_sites_is_one_signature() -> N
     assert [m.batch_id for m in group.members] == ["A1", "A2", "C3", "C4"]
     assert group.sites == ("SITE-A", "SITE-C")
     assert discover(profiles, DiscoveryOptions(phase_weight=1e6, distance_threshold=0.7)) == []
+
+
+def test_a_slopes_sign_does_not_split_a_failure_and_slopes_alone_group_nothing() -> None:
+    # Four batches at two sites with the same level deviations (agitation low, DO output
+    # high); the fault began inside the phase at A1 and C3 (slope down) and ended inside it
+    # at A2 and C4 (slope up). X5 and X6 deviate only in a slope: no direction to compare.
+    def profile(site: str, n: int, slope: float, level: bool = True) -> BatchProfile:
+        z = {(f"{TFP}agitation", "production", "slope"): slope}
+        if level:
+            z[(f"{TFP}agitation", "production", "mean")] = -12.0 - n
+            z[(f"{TFP}dissolved-oxygen-controller-output", "production", "max")] = 8.0 + n
+        return BatchProfile(batch=f"{site}/{n}", batch_id=f"{site[-1]}{n}", site=site,
+                            sponsor="X", process=f"{site}/P1", start=f"2026-01-0{n}",
+                            feature_z=z)
+
+    profiles = [profile("SITE-A", 1, -30.0), profile("SITE-A", 2, 30.0),
+                profile("SITE-C", 3, -25.0), profile("SITE-C", 4, 28.0),
+                profile("SITE-A", 5, 20.0, level=False), profile("SITE-C", 6, 22.0, level=False)]
+    [group] = discover(profiles)
+    assert [m.batch_id for m in group.members] == ["A1", "A2", "C3", "C4"]
+    # Counting the slope as much as the levels, the two timings fall apart.
+    apart = discover(profiles, DiscoveryOptions(slope_weight=1.0))
+    assert all(len({m.batch_id for m in g.members} & {"A1", "A2"}) < 2 for g in apart)

@@ -95,14 +95,17 @@ def discover(
     min_sites: Annotated[int, typer.Option(help="keep groups seen at this many sites")] = 2,
     min_batches: Annotated[int, typer.Option(help="... or with this many batches (0: off)")]
     = 0,
-    distance_threshold: Annotated[float, typer.Option(help="cosine distance cut")] = 0.7,
+    distance_threshold: Annotated[float | None, typer.Option(
+        help="cosine distance cut (default: the server's)")] = None,
     min_magnitude: Annotated[float, typer.Option(
         help="smallest event (envelope SDs) that is evidence")] = 3.0,
 ) -> None:
     """Run signature discovery for every sponsor you may see (a new version each run)."""
-    print_run(_call("POST", "/signatures/discover", url, token, json={
-        "min_sites": min_sites, "min_batches": min_batches,
-        "distance_threshold": distance_threshold, "min_magnitude": min_magnitude}))
+    settings: dict[str, Any] = {"min_sites": min_sites, "min_batches": min_batches,
+                                "min_magnitude": min_magnitude}
+    if distance_threshold is not None:
+        settings["distance_threshold"] = distance_threshold
+    print_run(_call("POST", "/signatures/discover", url, token, json=settings))
 
 
 @signatures_app.command("list")

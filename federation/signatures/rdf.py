@@ -124,7 +124,7 @@ def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
         "envelope SDs beyond the band, and per (parameter, phase, statistic) of the phase "
         "statistics at least min_feature_z robust SDs from the site's reference batches in "
         "batches past the site's abnormality gate (gate_factor x the reference batches' "
-        "median largest |z|)")))
+        "median largest |z|); slope columns times slope_weight")))
     graph.add((run, TF.requestedBy, Literal(requested_by)))
     graph.add((run, TF.outcomeParameter, URIRef(outcome)))
     for name, value in options.as_dict().items():
