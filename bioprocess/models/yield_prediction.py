@@ -3,9 +3,11 @@ of a batch, with an interpretable model and its drivers in words.
 
 Features are generic statistics of whatever the site records up to the cut-off — for every
 on-line tag its mean, last value and recent slope; for every lab analyte its last value,
-recent slope and area under the curve — so no tag or analyte name is assumed. The model is
-a PLS regression on standardised features (number of components chosen by cross-validation
-grouped by batch); its drivers are the standardised coefficients. Accuracy is
+recent slope and area under the curve — so no tag or analyte name is assumed. The
+data-driven model is a PLS regression on standardised features (number of components chosen
+by cross-validation grouped by batch); its drivers are the standardised coefficients. A
+forecast of the target supplied per batch (the mechanistic twin's) is used as is instead
+when its cross-validated error is lower than the data-driven procedure's. Accuracy is
 100 % − MAPE over held-out batches, every batch predicted by a model that never saw it
 (nested grouped cross-validation, batches in time order).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -135,11 +138,18 @@ def _clip(z: np.ndarray) -> np.ndarray:
     return np.clip(z, -CLIP_SD, CLIP_SD)
 
 
-def _pipeline(k: int) -> Pipeline:
+def _drop_columns(X: np.ndarray, columns: Sequence[int] = ()) -> np.ndarray:  # noqa: N803
+    return np.delete(X, list(columns), axis=1)
+
+
+def _pipeline(k: int, drop: Sequence[int] = ()) -> Pipeline:
     """PLS with ``k`` components; ``k = 0`` is the mean of the training batches (chosen when
-    no feature predicts better than it)."""
+    no feature predicts better than it). ``drop``: columns it does not use (the forecasts —
+    the data-driven model and a forecast stay separate models)."""
     model = PLSRegression(n_components=k, scale=False) if k else DummyRegressor()
-    return Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+    steps = [("drop", FunctionTransformer(_drop_columns, kw_args={"columns": list(drop)}))]
+    return Pipeline([*(steps if drop else []),
+                     ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                      ("scale", StandardScaler()),
                      ("clip", FunctionTransformer(_clip)),
                      ("pls", model)])
@@ -147,9 +157,9 @@ def _pipeline(k: int) -> Pipeline:
 
 class ForecastAsInput(BaseEstimator, RegressorMixin):
     """A forecast of the target made from the batch's own data up to the cut-off (for example
-    a mechanistic twin's), used as is (``calibrate=False``) or recalibrated on the training
-    batches as ``a + b · forecast`` — the hybrid candidate. A batch without the forecast gets
-    the training median of it."""
+    a mechanistic twin's), used as is. A batch without the forecast gets the training median
+    of it. (``calibrate=True``, a + b · forecast fitted on the training batches, is no longer
+    chosen; it stays so that cards stored before 2026-11-27 still load and predict.)"""
 
     def __init__(self, column: int = 0, calibrate: bool = False) -> None:
         self.column = column
@@ -170,48 +180,86 @@ class ForecastAsInput(BaseEstimator, RegressorMixin):
         return self.intercept_ + self.slope_ * x
 
 
-#: A candidate model: ("pls", k) — k = 0 is the training mean — or ("forecast", column,
-#: calibrate).
+#: A candidate data-driven model: ("pls", k) — k = 0 is the training mean.
 Candidate = tuple
 
 
-def _candidates(names: Sequence[str], n: int, max_k: int = 3) -> list[Candidate]:
-    found = [("pls", k) for k in range(0, min(max_k, n - 2) + 1)]
-    for i, name in enumerate(names):
-        if name.startswith(FORECAST_PREFIX):
-            found += [("forecast", i, False), ("forecast", i, True)]
-    return found
+def _candidates(n: int, max_k: int = 3) -> list[Candidate]:
+    return [("pls", k) for k in range(0, min(max_k, n - 2) + 1)]
 
 
-def _model(candidate: Candidate) -> Pipeline | ForecastAsInput:
-    if candidate[0] == "pls":
-        return _pipeline(candidate[1])
-    return ForecastAsInput(candidate[1], candidate[2])
+def _inner_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(KFold(n_splits=min(5, n)).split(np.arange(n)))
 
 
-def _choose(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> Candidate:  # noqa: N803
-    """The candidate with the lowest cross-validated error on ``X`` (rows = batches, so
-    every fold holds out whole batches); ties go to the simpler, earlier candidate."""
+def _cv_predictions(make: Callable[[], Any], X: np.ndarray,  # noqa: N803
+                    y: np.ndarray) -> np.ndarray:
+    """Each row predicted by a model fitted without its fold (rows = batches)."""
+    predicted = np.empty(len(y))
+    for train, valid in _inner_folds(len(y)):
+        predicted[valid] = np.ravel(make().fit(X[train], y[train]).predict(X[valid]))
+    return predicted
+
+
+def _mse(predicted: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.square(predicted - y)))
+
+
+def _choose(X: np.ndarray, y: np.ndarray) -> tuple[Candidate, float]:  # noqa: N803
+    """The data-driven candidate with the lowest cross-validated mean squared error on ``X``
+    and that error; ties go to the simpler, earlier candidate."""
     best_c, best = ("pls", 0), np.inf
-    folds = list(KFold(n_splits=min(5, len(y))).split(X))
-    for candidate in _candidates(names, X.shape[0]):
-        predicted = np.empty(len(y))
-        for train, valid in folds:
-            predicted[valid] = np.ravel(_model(candidate).fit(X[train], y[train])
-                                        .predict(X[valid]))
-        rmse = float(np.sqrt(np.mean(np.square(predicted - y))))
-        if rmse < best - 1e-12:
-            best_c, best = candidate, rmse
-    return best_c
+    for candidate in _candidates(X.shape[0]):
+        mse = _mse(_cv_predictions(lambda c=candidate: _pipeline(c[1]), X, y), y)
+        if mse < best - 1e-12:
+            best_c, best = candidate, mse
+    return best_c, best
 
 
-def _describe(candidate: Candidate, names: Sequence[str]) -> str:
-    if candidate[0] == "pls":
-        return (f"PLS {candidate[1]} components on the early features" if candidate[1]
-                else "the training mean (no feature helped)")
-    name = names[candidate[1]].removeprefix(FORECAST_PREFIX)
-    return f"{name}, " + ("recalibrated on the training batches" if candidate[2]
-                          else "used as is")
+class _ChosenPls(BaseEstimator, RegressorMixin):
+    """The data-driven procedure as one estimator: choose the candidate by CV, then fit it."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _ChosenPls:  # noqa: N803
+        self.pipeline_ = _pipeline(_choose(X, y)[0][1]).fit(X, y)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
+        return np.ravel(self.pipeline_.predict(X))
+
+
+Model = Pipeline | ForecastAsInput
+
+
+def _fit_model(X: np.ndarray, y: np.ndarray, names: Sequence[str]) -> Model:  # noqa: N803
+    """The data-driven model (PLS components chosen by CV), or a supplied forecast used as is
+    when its cross-validated error on these batches is lower.
+
+    The data-driven error is that of the whole procedure — components chosen again in every
+    fold — because the chosen candidate's own CV error is a minimum over candidates, too good
+    by selection. Nothing is fitted on the forecast (no recalibration, no weights): with a
+    dozen training batches each fitted coefficient cost more accuracy than it gained
+    (``docs/architecture.md``, early yield)."""
+    columns = _forecast_columns(names)
+    features = _drop_columns(X, columns)
+    candidate, _ = _choose(features, y)
+    best: Model = _pipeline(candidate[1], drop=columns)
+    if columns:
+        best_mse = _mse(_cv_predictions(lambda: _ChosenPls(), features, y), y)
+        for column in columns:
+            forecast_mse = _mse(_cv_predictions(lambda c=column: ForecastAsInput(c), X, y), y)
+            if forecast_mse < best_mse:
+                best, best_mse = ForecastAsInput(column), forecast_mse
+    return best.fit(X, y)
+
+
+def _describe(model: Model, names: Sequence[str]) -> str:
+    if isinstance(model, ForecastAsInput):
+        name = names[model.column].removeprefix(FORECAST_PREFIX)
+        return f"{name}, " + ("recalibrated on the training batches" if model.calibrate
+                              else "used as is")
+    k = int(getattr(model.named_steps["pls"], "n_components", 0))
+    return f"PLS {k} components on the early features" if k else (
+        "the training mean (no feature helped)")
 
 
 INPUTS_TEXT = ("for every on-line tag its mean, last value and recent slope up to the cut-off; "
@@ -244,7 +292,7 @@ class FractionModel:
 
     fraction: float
     feature_names: list[str]
-    pipeline: Pipeline | ForecastAsInput
+    pipeline: Model
     n_components: int
     model: str
     half_width: float
@@ -274,10 +322,11 @@ class YieldModels:
             "target": self.target, "unit": self.unit,
             "typical_duration_h": self.typical_duration_h,
             "training_batches": self.training_batches,
-            "algorithm": "per cut-off, chosen by cross-validation grouped by batch: PLS "
-                         "regression on standardised early-batch features (0 components = "
-                         "the training mean), or a supplied forecast of the target (e.g. the "
-                         "mechanistic twin's) used as is or recalibrated",
+            "algorithm": "per cut-off: PLS regression on standardised early-batch features "
+                         "(components chosen by cross-validation grouped by batch; 0 = the "
+                         "training mean), or a supplied forecast of the target (e.g. the "
+                         "mechanistic twin's) used as is when its cross-validated error is "
+                         "lower",
             "inputs": INPUTS_TEXT,
             "validation": VALIDATION_TEXT,
             "assumptions": list(ASSUMPTIONS), "limitations": list(LIMITATIONS),
@@ -305,20 +354,23 @@ class YieldPrediction:
     drivers: list[str]
 
 
-def _drivers(pipeline: Pipeline | ForecastAsInput, names: list[str], unit: str, target: str,
+def _drivers(model: Model, names: list[str], unit: str, target: str,
              top: int = 5) -> list[str]:
-    if isinstance(pipeline, ForecastAsInput):
-        name = names[pipeline.column].removeprefix(FORECAST_PREFIX)
-        if not pipeline.calibrate:
-            return [f"the {name} of {target}, used as is (it predicted held-out training "
-                    "batches better than every data-driven candidate)"]
-        return [f"the {name} of {target}, recalibrated: {pipeline.intercept_:+.3g} {unit} + "
-                f"{pipeline.slope_:.3g} x forecast"]
-    if not hasattr(pipeline.named_steps["pls"], "coef_"):
+    if isinstance(model, ForecastAsInput):
+        name = names[model.column].removeprefix(FORECAST_PREFIX)
+        if not model.calibrate:
+            return [f"the {name} of {target}, used as is (its cross-validated error on the "
+                    "training batches was lower than the data-driven model's)"]
+        return [f"the {name} of {target}, recalibrated: {model.intercept_:+.3g} {unit} + "
+                f"{model.slope_:.3g} x forecast"]
+    if not hasattr(model.named_steps["pls"], "coef_"):
         return [f"no early feature predicts {target} better than the mean of the training "
                 "batches (the model is that mean)"]
-    coef = np.ravel(pipeline.named_steps["pls"].coef_)
-    scale = pipeline.named_steps["scale"].scale_
+    if "drop" in model.named_steps:
+        dropped = set(model.named_steps["drop"].kw_args["columns"])
+        names = [n for i, n in enumerate(names) if i not in dropped]
+    coef = np.ravel(model.named_steps["pls"].coef_)
+    scale = model.named_steps["scale"].scale_
     coef = np.where(scale > 1e-12, coef, 0.0)
     order = np.argsort(-np.abs(coef))
     words = []
@@ -345,24 +397,24 @@ def _fit_fraction(fold_rows: Sequence[list[dict[str, float]]], final_rows: list[
     for rows, (train, valid) in zip(fold_rows, folds, strict=True):
         names = sorted({n for i in train for n in rows[i]})  # what the fold's training saw
         X = _matrix(rows, names)  # noqa: N806
-        chosen = _choose(X[train], y[train], names)  # chosen without the held-out batches
-        oof[valid] = np.ravel(_model(chosen).fit(X[train], y[train]).predict(X[valid]))
+        fitted = _fit_model(X[train], y[train], names)  # without the held-out batches
+        oof[valid] = np.ravel(fitted.predict(X[valid]))
         base[valid] = y[train].mean()
         for i in _forecast_columns(names):
             alone.setdefault(names[i], np.full(len(y), np.nan))[valid] = X[valid, i]
     names = sorted({n for row in final_rows for n in row})
     X = _matrix(final_rows, names)  # noqa: N806
-    chosen = _choose(X, y, names)
-    pipeline = _model(chosen).fit(X, y)
+    pipeline = _fit_model(X, y, names)
     held, baseline = metrics(y, oof), metrics(y, base)
-    k = chosen[1] if chosen[0] == "pls" else 0
+    k = (0 if isinstance(pipeline, ForecastAsInput)
+         else int(getattr(pipeline.named_steps["pls"], "n_components", 0)))
     forecast_accuracy = {}
     for name, values in alone.items():
         ok = np.isfinite(values)
         if ok.all():  # only when every held-out batch had the forecast
             forecast_accuracy[name.removeprefix(FORECAST_PREFIX)] = (
                 100.0 - metrics(y[ok], values[ok]).mape_pct)
-    return FractionModel(fraction, names, pipeline, k, _describe(chosen, names),
+    return FractionModel(fraction, names, pipeline, k, _describe(pipeline, names),
                          conformal_half_width(oof - y), 100.0 - held.mape_pct,
                          100.0 - baseline.mape_pct, held.as_dict(),
                          _drivers(pipeline, names, unit, target), forecast_accuracy)
