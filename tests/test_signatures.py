@@ -321,8 +321,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 def test_api_discovers_lists_shows_and_matches_within_the_callers_scope(api: dict) -> None:
     qa = api["qa-acme"]
-    response = qa.post("/signatures/discover", json={"min_sites": 2})
+    response = qa.post("/signatures/discover", json={"min_sites": 2, "phase_weight": 0.5})
     assert response.status_code == 200, response.text
+    # every discovery setting can be given over HTTP and is recorded with the run
+    assert response.json()["settings"]["phase_weight"] == 0.5
     [run] = response.json()["runs"]  # only the caller's sponsor
     assert run["sponsor"] == "SP-ACME" and len(run["signatures"]) == 2
     listed = qa.get("/signatures").json()
@@ -356,6 +358,8 @@ def test_api_errors_are_problem_documents(api: dict) -> None:
     assert forbidden.status_code == 403 and "quality" in forbidden.json()["detail"]
     bad = qa.post("/signatures/discover", json={"distance_threshold": 3})
     assert bad.status_code in (400, 422) and "distance_threshold" in bad.json()["detail"]
+    negative = qa.post("/signatures/discover", json={"slope_weight": -1})
+    assert negative.status_code in (400, 422) and "slope_weight" in negative.json()["detail"]
 
 
 def test_the_demo_step_prints_signatures_in_words_and_says_when_none_recur(

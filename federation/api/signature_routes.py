@@ -44,6 +44,17 @@ class DiscoverRequest(BaseModel):
 
     distance_threshold: float = Field(DiscoveryOptions.distance_threshold, gt=0, le=1,
                                       description="cosine distance cut")
+    phase_weight: float = Field(DiscoveryOptions.phase_weight, ge=0,
+                                description="weight of the phase-specific columns beside the "
+                                "phase-free ones in the clustered vector")
+    slope_weight: float = Field(DiscoveryOptions.slope_weight, ge=0,
+                                description="weight of the slope statistics in the clustered "
+                                "vector (slopes stay evidence for descriptions and matching)")
+    gate_factor: float = Field(DiscoveryOptions.gate_factor, gt=0,
+                               description="feature deviations count for a batch whose largest "
+                               "|z| is this many times the site's median of that figure")
+    min_feature_z: float = Field(DiscoveryOptions.min_feature_z, ge=0,
+                                 description="smallest |z| of a feature deviation that counts")
     min_magnitude: float = Field(DiscoveryOptions.min_magnitude, ge=0,
                                  description="smallest event (envelope SDs) that is evidence")
     min_sites: int = Field(2, ge=1, description="keep groups seen at this many sites")
@@ -108,9 +119,11 @@ def discover_signatures(store: StoreDep, caller: SignaturesRunner, audit: AuditD
                              f"has roles {', '.join(sorted(caller.roles)) or 'none'}")
     body = body or DiscoverRequest()
     options = DiscoveryOptions(distance_threshold=body.distance_threshold,
+                               phase_weight=body.phase_weight, slope_weight=body.slope_weight,
                                min_magnitude=body.min_magnitude,
                                min_sites=body.min_sites, min_batches=body.min_batches,
-                               defining_share=body.defining_share)
+                               defining_share=body.defining_share,
+                               gate_factor=body.gate_factor, min_feature_z=body.min_feature_z)
     scope = _scope(store, caller)
     runs = SignatureService(store, _version()).discover(
         scope.sponsors, scope.graphs, requested_by=caller.name, options=options,
