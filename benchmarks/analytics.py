@@ -66,7 +66,7 @@ discovery.py``) were chosen on the mean over seeds 1-3 and the fault-free seed 1
 of a plateau), then run once on seeds 4-6, never tuned there. Run:
 ``python -m benchmarks.analytics [--seeds 1 2 3] [--batches-per-site 40] [--no-cache]
 [--distance-threshold D --phase-weight W --slope-weight S --min-magnitude M --gate-factor G
---min-feature-z Z --min-batches N]``.
+--min-feature-z Z --min-batches N --disagreement]``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ OUR_DEPARTURE = 0.10
 OUR_PARAMETER = "https://w3id.org/twinfed/parameter/oxygen-uptake-rate"
 #: Where the expensive part of a seed (simulation, site analysis, export, alignment) is kept.
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".twinfed" / "bench-cache"
-CACHE_VERSION = 2
+#: 3: the alignment carries redundant measurements (``tf:redundantMeasurementOf``).
+CACHE_VERSION = 3
 
 #: Stored graphs (IRI -> N-Quads) and their metadata, as ``Store.replace_graphs`` takes them.
 StoreContents = tuple[dict[str, bytes], dict[str, GraphMetadata]]
@@ -522,11 +523,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--min-feature-z", type=float, default=DiscoveryOptions.min_feature_z)
     parser.add_argument("--min-batches", type=int, default=DiscoveryOptions.min_batches,
                         help="also keep a group seen at one site with this many batches")
+    parser.add_argument("--disagreement", action="store_true",
+                        help="score declared redundant measurements' disagreement with the "
+                             "record as evidence (federation/signatures/disagreement.py)")
     args = parser.parse_args(argv)
     options = DiscoveryOptions(distance_threshold=args.distance_threshold,
                                phase_weight=args.phase_weight, slope_weight=args.slope_weight,
                                min_magnitude=args.min_magnitude, gate_factor=args.gate_factor,
-                               min_feature_z=args.min_feature_z, min_batches=args.min_batches)
+                               min_feature_z=args.min_feature_z, min_batches=args.min_batches,
+                               disagreement=args.disagreement)
     print(f"analytics quality: 3 sites x {args.batches_per_site} batches, fault rate "
           f"{FAULT_RATE}, seeds {args.seeds}; discovery settings {options.as_dict()}")
     print("path: in-process site analysis + the same export builder, alignment, store, "

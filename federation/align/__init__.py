@@ -5,7 +5,9 @@ Pure functions on rdflib graphs (no HTTP, no store):
 - :func:`load_alignment` reads ``ontology/alignments/<site>.ttl`` into a frozen
   :class:`Alignment` (a site without a file gets an empty one, version ``"none"``);
 - :func:`align_batch_graph` adds shared-parameter statements and converted values to a batch
-  graph (the conversion rules per statistic are in :mod:`federation.align.apply`);
+  graph (the conversion rules per statistic are in :mod:`federation.align.apply`); features
+  of a site-local tag declared ``tf:redundantMeasurementOf`` a parameter get that link and
+  converted values, but no ``tf:parameter`` (not the value of record);
 - :func:`align_meta_graph` adds the tag -> parameter mappings to the site's meta graph;
 - :func:`align_check` lists what is not mapped, with ranked suggestions; :func:`render`
   prints it.

@@ -25,6 +25,15 @@ sample), which can be up to one sampling interval shorter than the phase. The of
 2-minute historian, 9 °C·h on areas of thousands); it is zero for every conversion without an
 offset, which is all of them except temperature scales.
 
+On each ``tf:Feature`` of a site-local tag the alignment declares a **redundant measurement**
+of a parameter (``tf:redundantMeasurementOf``: a second probe, an offline check):
+``tf:redundantMeasurementOf`` the parameter and, converted the same way, ``tf:alignedValue``
+and ``tf:alignedUnit`` — but no ``tf:parameter`` (it is not the value of record, so every
+query of a parameter's features still sees one value per statistic) and it stays
+``tf:siteLocal``. Its conversion (:func:`redundant_conversion`): the one declared on the tag,
+else the record tag's when the units agree, else the units library's. The meta graph gets
+``tag tf:redundantMeasurementOf parameter`` with that conversion.
+
 On each ``tf:DeviationEvent`` of a mapped tag: ``tf:parameter``, ``tf:alignedPeakExcess =
 |m| * peakExcess`` (a difference: no offset), ``tf:alignedUnit`` and ``tf:alignedDirection``
 (the site's ``tf:direction``, flipped when ``m < 0``). ``tf:magnitude`` is in envelope standard
@@ -52,8 +61,15 @@ from rdflib.namespace import DCTERMS, OWL, RDFS, SKOS
 from rdflib.term import Node
 
 from bioprocess.errors import ValidationError
-from federation.align.model import MAPPING_RELATIONS, Alignment, TagMapping, UnitConversion
-from federation.align.units import derived_unit
+from federation.align.loader import shared_vocabulary
+from federation.align.model import (
+    MAPPING_RELATIONS,
+    Alignment,
+    RedundantMeasurement,
+    TagMapping,
+    UnitConversion,
+)
+from federation.align.units import UnitConversionError, conversion_between, derived_unit
 from ontology import TF, bind_prefixes, site_base
 
 #: Statistics that are levels of the signal (converted with offset).
@@ -63,7 +79,7 @@ UNCHANGED_STATISTICS = frozenset({"t_min", "t_max", "n"})
 #: Every predicate the alignment adds to a batch graph (removed first when re-aligning).
 ALIGNED_PREDICATES = (TF.parameter, TF.alignedValue, TF.alignedUnit, TF.alignedPeakExcess,
                       TF.alignedDirection, TF.siteLocal, TF.alignmentVersion, TF.alignmentNote,
-                      TF.failureMode)
+                      TF.failureMode, TF.redundantMeasurementOf)
 #: Where alignment resources live: ``{ALIGNMENT_NAMESPACE}{site}``.
 ALIGNMENT_NAMESPACE = "https://w3id.org/twinfed/alignment/"
 
@@ -144,6 +160,31 @@ class _Facts:
         return found.get(predicate) if found else None
 
 
+def redundant_conversion(alignment: Alignment, measurement: RedundantMeasurement,
+                         site_unit: str | None) -> UnitConversion | None:
+    """How a redundant measurement's values in ``site_unit`` go to the parameter's unit: the
+    conversion declared on the tag, else the record tag's when it is in the same unit, else
+    the units library's; ``None`` when none applies (the values are then not aligned)."""
+    declared = measurement.conversion
+    if declared is not None:
+        return declared if site_unit in (None, declared.from_unit) else None
+    if site_unit is None:
+        return None
+    for mapping in alignment.tags.values():
+        if mapping.parameter == measurement.parameter and (
+                mapping.conversion.from_unit == site_unit):
+            return mapping.conversion
+    info = shared_vocabulary().parameters.get(measurement.parameter)
+    if info is None:
+        return None
+    try:
+        return conversion_between(site_unit, info.unit, molar_mass_g_per_mol=info.molar_mass,
+                                  air_saturation_mg_per_l=alignment.air_saturation_mg_per_l,
+                                  quantity_kind=info.quantity_kind)
+    except UnitConversionError:
+        return None
+
+
 def _check_site(facts: _Facts, alignment: Alignment) -> None:
     expected = URIRef(site_base(alignment.site))
     for batch in facts.of_type(TF.Batch):
@@ -163,6 +204,9 @@ class _BatchAligner:
         self.meta = meta_graph
         self.alignment = alignment
         self.by_iri: dict[Node, TagMapping] = {m.tag_iri: m for m in alignment.tags.values()}
+        self.redundant: dict[Node, RedundantMeasurement] = {
+            m.tag_iri: m for m in alignment.redundant_tags.values()}
+        self.redundant_conversions: dict[Node, UnitConversion | None] = {}
         self.added: list[tuple[Node, Node, Node]] = []
         self.site_units: dict[Node, Node | None] = {}
         self.unmapped_tags: set[str] = set()
@@ -222,6 +266,8 @@ class _BatchAligner:
         tag = self.facts.get(feature, TF.ofTag)
         mapping = self.mapping_for(feature, tag)
         if mapping is None:
+            if tag in self.redundant:
+                self.redundant_feature(feature, tag, self.redundant[tag])
             return
         conversion = mapping.conversion
         statistic = str(self.facts.get(feature, TF.statistic) or "")
@@ -235,6 +281,29 @@ class _BatchAligner:
             return
         self.add(feature, TF.parameter, mapping.parameter)
         aligned = self.feature_value(feature, tag, statistic, conversion, mapping.tag)
+        if aligned is not None:
+            self.add(feature, TF.alignedValue, _double(aligned))
+            self.add(feature, TF.alignedUnit, Literal(derived_unit(conversion.to_unit, statistic)))
+
+    def redundant_feature(self, feature: Node, tag: Node,
+                          measurement: RedundantMeasurement) -> None:
+        """A second measurement's feature: linked to its parameter, value converted beside."""
+        self.add(feature, TF.redundantMeasurementOf, measurement.parameter)
+        if tag not in self.redundant_conversions:
+            unit = self.meta.value(tag, TF.unitLabel)
+            self.redundant_conversions[tag] = redundant_conversion(
+                self.alignment, measurement, str(unit) if unit is not None else None)
+        conversion = self.redundant_conversions[tag]
+        if conversion is None:
+            self.note(feature, f"redundant measurement {measurement.tag}: no conversion from "
+                      f"its unit to the unit of {measurement.parameter_label}; not aligned")
+            return
+        statistic = str(self.facts.get(feature, TF.statistic) or "")
+        unit_label = self.facts.get(feature, TF.unitLabel)
+        if unit_label is not None and str(unit_label) != derived_unit(conversion.from_unit,
+                                                                      statistic):
+            return  # a feature in another unit than its tag's: left as the site sent it
+        aligned = self.feature_value(feature, tag, statistic, conversion, measurement.tag)
         if aligned is not None:
             self.add(feature, TF.alignedValue, _double(aligned))
             self.add(feature, TF.alignedUnit, Literal(derived_unit(conversion.to_unit, statistic)))
@@ -398,7 +467,8 @@ def align_meta_graph(meta_graph: Graph, alignment: Alignment) -> Graph:
     graph = _empty_like(meta_graph)
     graph += meta_graph
     base = site_base(alignment.site)
-    for predicate in (TF.siteLocal, TF.siteLocalReason, TF.unitConversion, *MAPPING_RELATIONS):
+    for predicate in (TF.siteLocal, TF.siteLocalReason, TF.unitConversion,
+                      TF.redundantMeasurementOf, *MAPPING_RELATIONS):
         for subject in {s for s in graph.subjects(predicate, None) if str(s).startswith(base)}:
             graph.remove((subject, predicate, None))
     for subject in {s for s in graph.subjects() if str(s).startswith(ALIGNMENT_NAMESPACE)}:
@@ -415,6 +485,7 @@ def align_meta_graph(meta_graph: Graph, alignment: Alignment) -> Graph:
         graph.add((resource, TF.airSaturationConcentration,
                    _double(alignment.air_saturation_mg_per_l)))
     by_iri = {m.tag_iri: m for m in alignment.tags.values()}
+    redundant = {m.tag_iri: m for m in alignment.redundant_tags.values()}
     for tag in sorted(set(graph.subjects(RDF.type, TF.Tag))):
         assert isinstance(tag, URIRef)
         mapping = by_iri.get(tag)
@@ -425,6 +496,14 @@ def align_meta_graph(meta_graph: Graph, alignment: Alignment) -> Graph:
             reason = alignment.local_tags.get(tag_name(tag, alignment.site, graph))
             if reason:
                 graph.add((tag, TF.siteLocalReason, Literal(reason)))
+            if tag in redundant:
+                measurement = redundant[tag]
+                graph.add((tag, TF.redundantMeasurementOf, measurement.parameter))
+                conversion = redundant_conversion(alignment, measurement, str(declared)
+                                                  if declared is not None else None)
+                if conversion is not None:
+                    _add_conversion(graph, tag, _conversion_node(alignment, "tag",
+                                                                 measurement.tag), conversion)
             continue
         graph.add((tag, mapping.relation, mapping.parameter))
         _add_conversion(graph, tag, _conversion_node(alignment, "tag", mapping.tag),

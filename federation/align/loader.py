@@ -20,7 +20,10 @@ The name is the ``skos:notation`` of the concept when it has one, else the IRI's
 optionally ``tf:unitExpression`` (how to read a non-standard unit string),
 ``tf:airSaturationConcentration``, and ``tf:multiplier`` / ``tf:offset`` (checked against the
 computed conversion, or used as they are when the unit cannot be read). A concept with
-``tf:siteLocalReason`` was reviewed and deliberately left unmapped.
+``tf:siteLocalReason`` was reviewed and deliberately left unmapped; a site-local tag with
+``tf:redundantMeasurementOf`` a shared parameter is a second measurement of it (a redundant
+probe, an offline check; optionally with its own ``tf:unitConversion``), read into
+:attr:`~federation.align.model.Alignment.redundant_tags`.
 
 Every problem raises :class:`~federation.align.model.AlignmentError` naming the file, the line
 and the term.
@@ -48,6 +51,7 @@ from federation.align.model import (
     AlignmentError,
     AttributeMapping,
     FailureModeMapping,
+    RedundantMeasurement,
     TagMapping,
     UnitConversion,
     empty_alignment,
@@ -360,6 +364,7 @@ class _Reader:
                 raise self.error(f"{kind} {name} is both mapped and declared site-local "
                                  "(tf:siteLocalReason); choose one", subject)
             local[kind][name] = " ".join(str(reason).split())
+        redundant = self.redundant_measurements(seen, saturation)
         return Alignment(
             site=self.site,
             version=version,
@@ -374,7 +379,34 @@ class _Reader:
             local_attributes=dict(sorted(local["attribute"].items())),
             local_failure_modes=dict(sorted(local["failure-mode"].items())),
             air_saturation_mg_per_l=saturation,
+            redundant_tags=redundant,
         )
+
+    def redundant_measurements(self, mapped: dict[Node, tuple[URIRef, Node]],
+                               saturation: float | None) -> dict[str, RedundantMeasurement]:
+        """Site-local tags declared ``tf:redundantMeasurementOf`` a shared parameter."""
+        found: dict[str, RedundantMeasurement] = {}
+        for subject, target in sorted(self.graph.subject_objects(TF.redundantMeasurementOf)):
+            kind, name = self.classify(subject)
+            assert isinstance(subject, URIRef)
+            if kind != "tag":
+                raise self.error(f"{kind} {name}: tf:redundantMeasurementOf is for tags (a "
+                                 "second probe or an offline check of a parameter)", subject)
+            if subject in mapped:
+                raise self.error(f"tag {name} is mapped and also declared a redundant "
+                                 "measurement (tf:redundantMeasurementOf); the tag of record is "
+                                 "mapped, the second measurement stays site-local", subject)
+            if target not in self.vocabulary.parameters:
+                raise self.error(f"tag {name} is a redundant measurement of "
+                                 f"{self.show(target)}, which is not a parameter of "
+                                 "ontology/parameters.ttl", target)
+            assert isinstance(target, URIRef)
+            conversion = (self.conversion(subject, f"tag {name}", target, saturation)
+                          if self.graph.value(subject, TF.unitConversion) is not None else None)
+            found[name] = RedundantMeasurement(name, subject, target,
+                                               self.vocabulary.parameters[target].label,
+                                               conversion)
+        return found
 
 
 def _syntax_error(path: Path, exc: Exception) -> AlignmentError:

@@ -92,6 +92,24 @@ class TagMapping:
 
 
 @dataclass(frozen=True)
+class RedundantMeasurement:
+    """A site-local tag that is a second measurement of a shared parameter
+    (``tf:redundantMeasurementOf``: a redundant probe, an offline check of an online probe).
+
+    It is not the value of record, so it is not mapped; its features are aligned beside the
+    record's so the federation can compare the two. ``conversion`` is the one the file
+    declares on the tag, else ``None``: then the record tag's conversion applies when the
+    units agree, else the units library's (``apply.redundant_conversion``).
+    """
+
+    tag: str
+    tag_iri: URIRef
+    parameter: URIRef
+    parameter_label: str
+    conversion: UnitConversion | None = None
+
+
+@dataclass(frozen=True)
 class AttributeMapping:
     """One quality attribute (``final_titre`` ...) mapped to one shared parameter."""
 
@@ -141,10 +159,12 @@ class Alignment:
     local_attributes: Mapping[str, str] = field(default_factory=dict)
     local_failure_modes: Mapping[str, str] = field(default_factory=dict)
     air_saturation_mg_per_l: float | None = None
+    #: Site-local tags that are second measurements of a shared parameter, by tag name.
+    redundant_tags: Mapping[str, RedundantMeasurement] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("tags", "attributes", "failure_modes", "local_tags", "local_attributes",
-                     "local_failure_modes"):
+                     "local_failure_modes", "redundant_tags"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     @property

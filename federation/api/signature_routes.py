@@ -55,6 +55,9 @@ class DiscoverRequest(BaseModel):
                                "|z| is this many times the site's median of that figure")
     min_feature_z: float = Field(DiscoveryOptions.min_feature_z, ge=0,
                                  description="smallest |z| of a feature deviation that counts")
+    disagreement: bool = Field(DiscoveryOptions.disagreement,
+                               description="also score declared redundant measurements' "
+                               "disagreement with the measurement of record (off by default)")
     min_magnitude: float = Field(DiscoveryOptions.min_magnitude, ge=0,
                                  description="smallest event (envelope SDs) that is evidence")
     min_sites: int = Field(2, ge=1, description="keep groups seen at this many sites")
@@ -123,7 +126,8 @@ def discover_signatures(store: StoreDep, caller: SignaturesRunner, audit: AuditD
                                min_magnitude=body.min_magnitude,
                                min_sites=body.min_sites, min_batches=body.min_batches,
                                defining_share=body.defining_share,
-                               gate_factor=body.gate_factor, min_feature_z=body.min_feature_z)
+                               gate_factor=body.gate_factor, min_feature_z=body.min_feature_z,
+                               disagreement=body.disagreement)
     scope = _scope(store, caller)
     runs = SignatureService(store, _version()).discover(
         scope.sponsors, scope.graphs, requested_by=caller.name, options=options,

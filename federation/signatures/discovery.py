@@ -12,7 +12,10 @@ features and events; nothing names a site's tag or a simulator fault):
   reference batches, counted only for batches that pass the site's abnormality gate (their
   largest |z| is ``gate_factor`` times the median of the same figure over the site's
   reference batches). They carry weaker but real failures that never left the envelope by
-  3 SD (a third of faulty batches on generated campaigns).
+  3 SD (a third of faulty batches on generated campaigns). With ``disagreement`` (off by
+  default) they include the disagreement of a redundant measurement with the measurement of
+  record where an alignment declares one (``disagreement.py``), a column of its own like any
+  other phase statistic.
 
 Representation: each batch with evidence becomes a signed vector: per ``(parameter, phase)``
 event, ``±log(1 + magnitude)`` (+ high, - low); per deviating feature ``(parameter, phase,
@@ -84,6 +87,9 @@ class DiscoveryOptions:
     #: Feature deviations (``features.py``): abnormality gate and smallest |z| that counts.
     gate_factor: float = FeatureOptions.gate_factor
     min_feature_z: float = FeatureOptions.min_z
+    #: Disagreement of declared redundant measurements with the record as evidence
+    #: (``disagreement.py``; off by default, measured there).
+    disagreement: bool = FeatureOptions.disagreement
 
     def __post_init__(self) -> None:
         if not 0 < self.distance_threshold <= 1:
@@ -105,14 +111,16 @@ class DiscoveryOptions:
 
     @property
     def features(self) -> FeatureOptions:
-        return FeatureOptions(gate_factor=self.gate_factor, min_z=self.min_feature_z)
+        return FeatureOptions(gate_factor=self.gate_factor, min_z=self.min_feature_z,
+                              disagreement=bool(self.disagreement))
 
     def as_dict(self) -> dict[str, float | int]:
         return {"distance_threshold": self.distance_threshold,
                 "phase_weight": self.phase_weight, "slope_weight": self.slope_weight,
                 "min_magnitude": self.min_magnitude, "min_sites": self.min_sites,
                 "min_batches": self.min_batches, "defining_share": self.defining_share,
-                "gate_factor": self.gate_factor, "min_feature_z": self.min_feature_z}
+                "gate_factor": self.gate_factor, "min_feature_z": self.min_feature_z,
+                "disagreement": int(self.disagreement)}
 
 
 @dataclass(frozen=True)

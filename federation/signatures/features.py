@@ -27,6 +27,13 @@ so units, scales, equipment and control strategy cancel):
    the largest ``|z|`` per key: "glucose low during production, 6.2 SD from the site's
    reference batches" reads like an envelope event and is checked the same way.
 
+With ``disagreement`` (off by default; see ``disagreement.py`` for the measured figures), the
+rows include **disagreements**: where the site's alignment declares a
+second measurement of a parameter (``tf:redundantMeasurementOf``), its phase statistic minus
+the record's is one more statistic of a derived parameter (``<parameter>#redundant-minus-record``),
+z-scored, gated and collapsed exactly as above. A drifting control probe, held at its set
+point by its control loop, shows there and nowhere else.
+
 Pure: rows in, deviations out (``profiles.py`` reads the rows by scoped SPARQL).
 """
 
@@ -59,6 +66,9 @@ class FeatureOptions:
     #: Fewer reference batches than this (after leaving the batch out): no judgement.
     min_reference: int = 8
     statistics: tuple[str, ...] = LEVEL_STATISTICS
+    #: Also score the disagreement of declared redundant measurements with the record
+    #: (``disagreement.py``). Off by default: measured, it raised the ARI but not matching.
+    disagreement: bool = False
 
     def __post_init__(self) -> None:
         if self.gate_factor < 0 or self.min_z < 0 or self.z_cap <= 0:

@@ -13,6 +13,8 @@ from functools import lru_cache
 from rdflib import Graph
 from rdflib.namespace import RDFS, SKOS
 
+from federation.signatures.disagreement import measured_parameter
+
 #: Events smaller than this many envelope SDs beyond the band are not evidence of a failure
 #: pattern, in discovery (its default) and in matching (see ``discovery.py`` for why).
 MIN_EVENT_MAGNITUDE = 3.0
@@ -35,7 +37,11 @@ def _parameter_labels() -> dict[str, str]:
 
 
 def parameter_label(iri: str) -> str:
-    """The parameter's preferred label, else the last segment of its IRI."""
+    """The parameter's preferred label, else the last segment of its IRI; a disagreement of
+    two measurements (``disagreement.py``) is said as such."""
+    measured = measured_parameter(iri)
+    if measured is not None:
+        return f"{parameter_label(measured)}, redundant minus record measurement"
     return _parameter_labels().get(iri) or iri.rstrip("/").rsplit("/", 1)[-1]
 
 

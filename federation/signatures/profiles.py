@@ -7,7 +7,10 @@ graphs), so a profile can only contain what the caller may see. Terms used: alig
 ``tf:parameter``/``tf:alignedValue``, ``tf:DeviationRecord`` with ``tf:hasCAPA``, the
 envelopes' ``prov:wasDerivedFrom`` (the site's reference batches), and, for feature
 deviations (``features.py``), aligned ``tf:Feature``s (``tf:parameter``, ``tf:statistic``,
-``tf:alignedValue``, ``tf:inPhase``) of every batch of the same processes.
+``tf:alignedValue``, ``tf:inPhase``) of every batch of the same processes, and the aligned
+features of redundant measurements (``tf:redundantMeasurementOf`` instead of
+``tf:parameter``), compared with the record's when the feature options ask for it
+(``disagreement.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
+from federation.signatures.disagreement import disagreement_rows
 from federation.signatures.features import FeatureOptions, FeatureRow, feature_deviations
 from federation.signatures.model import BatchProfile, EventKey, LinkedDeviation
 from federation.store.base import GraphReader
@@ -86,6 +90,16 @@ _FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?statistic ?value WHERE 
   VALUES ?statistic { %s }
 }"""
 
+_REDUNDANT_FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?phaseIri ?statistic ?value
+WHERE {
+  VALUES ?process { %s }
+  ?batch a tf:Batch ; tf:ofProcess ?process .
+  ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:redundantMeasurementOf ?parameter ;
+           tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseIri .
+  ?phaseIri tf:phaseName ?phase .
+  VALUES ?statistic { %s }
+}"""
+
 _PROCESS_BATCHES = """SELECT ?batch ?process WHERE {
   VALUES ?process { %s }
   ?batch a tf:Batch ; tf:ofProcess ?process .
@@ -107,6 +121,13 @@ def with_feature_deviations(store: GraphReader, scope: ReadScope,
     rows = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
                        float(r["value"]), r["feature"])
             for r in select_rows(store, scope, _FEATURES % (_values(processes), statistics))]
+    if options.disagreement:
+        second = select_rows(store, scope,
+                             _REDUNDANT_FEATURES % (_values(processes), statistics))
+        redundant = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
+                                float(r["value"]), r["feature"]) for r in second]
+        rows += disagreement_rows(rows, redundant,
+                                  {r["feature"]: r["phaseIri"] for r in second})
     references = reference_batches(store, scope)
     # Process IRIs are per site (``site/<code>/process/...``): one comparison group each.
     groups = {r["batch"]: r["process"] for r in select_rows(

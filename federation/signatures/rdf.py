@@ -21,6 +21,7 @@ from urllib.parse import quote
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import PROV, SKOS
 
+from federation.signatures.disagreement import disagreement_sources, measured_parameter
 from federation.signatures.discovery import DiscoveryOptions
 from federation.signatures.model import (
     BatchProfile,
@@ -28,6 +29,7 @@ from federation.signatures.model import (
     EventKey,
     Impact,
     Signature,
+    parameter_label,
 )
 from ontology import TF
 
@@ -94,11 +96,42 @@ def add_feature_deviations(graph: Graph, run: URIRef, graph_iri: str,
             graph.add((node, RDF.type, TF.FeatureDeviation))
             graph.add((node, PROV.wasGeneratedBy, run))
             graph.add((node, TF.ofBatch, URIRef(profile.batch)))
+            compared = disagreement_sources(source)
+            if compared is not None:
+                source = _add_disagreement(graph, f"{node}-of", run, profile.batch, key,
+                                           compared, median, scale, profile.feature_z[key])
             graph.add((node, PROV.wasDerivedFrom, URIRef(source)))
             graph.add((node, TF.robustZ, _double(profile.feature_z[key])))
             if median is not None and scale is not None:
                 graph.add((node, TF.referenceMedian, _double(median)))
                 graph.add((node, TF.referenceScale, _double(scale)))
+
+
+def _add_disagreement(graph: Graph, iri: str, run: URIRef, batch: str,
+                      key: tuple[str, str, str], compared: tuple[str, str, str],
+                      median: float | None, scale: float | None, z: float) -> str:
+    """A redundant-minus-record disagreement (``disagreement.py``) as a node a reviewer can
+    follow: derived from both aligned features, with its phase and statistic; its comment
+    says it in words with the z and how to recompute it from the two aligned values."""
+    redundant, record, phase = compared
+    node = URIRef(iri)
+    parameter, phase_name, statistic = key
+    graph.add((node, RDF.type, TF.MeasurementDisagreement))
+    graph.add((node, PROV.wasGeneratedBy, run))
+    graph.add((node, TF.ofBatch, URIRef(batch)))
+    graph.add((node, TF.parameter, URIRef(parameter)))
+    graph.add((node, TF.statistic, Literal(statistic)))
+    graph.add((node, TF.inPhase, URIRef(phase)))
+    graph.add((node, PROV.wasDerivedFrom, URIRef(redundant)))
+    graph.add((node, PROV.wasDerivedFrom, URIRef(record)))
+    measured = parameter_label(measured_parameter(parameter) or parameter)
+    check = ("" if median is None or scale is None else
+             f"; z = (difference - {median:.6g}) / {scale:.6g}")
+    graph.add((node, RDFS.comment, Literal(
+        f"{measured}: redundant measurement minus the measurement of record, {phase_name} "
+        f"phase {statistic}, {z:+.1f} robust SD from the site's reference batches (difference:"
+        f" the tf:alignedValue of {redundant} minus that of {record}{check})")))
+    return iri
 
 
 def run_graph(*, sponsor: str, run_id: str, started: datetime, ended: datetime,
