@@ -344,6 +344,21 @@ def test_api_discovers_lists_shows_and_matches_within_the_callers_scope(api: dic
     assert hidden.status_code == 404
 
 
+def test_cli_discover_passes_its_settings_and_prints_them(api: dict) -> None:
+    from typer.testing import CliRunner
+
+    from twinfed.cli import app
+
+    qa = api["qa-acme"]
+    token = qa.headers["Authorization"].removeprefix("Bearer ")
+    result = CliRunner().invoke(app, ["federation", "signatures", "discover", "--url",
+                                      str(qa.base_url), "--token", token, "--disagreement"])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())  # the console wraps long lines
+    assert "disagreement 1" in printed and "phase_weight 0.25" in printed
+    assert "sponsor SP-ACME:" in printed and "SP-BETA" not in printed
+
+
 def test_api_errors_are_problem_documents(api: dict) -> None:
     qa = api["qa-acme"]
     missing = qa.get("/signatures/sig-does-not-exist")

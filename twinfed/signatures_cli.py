@@ -69,13 +69,14 @@ def _print_signature(signature: dict[str, Any]) -> None:
 
 
 def print_run(result: dict[str, Any]) -> None:
+    settings = ", ".join(f"{k} {v}" for k, v in result["settings"].items())
+    out.print(f"settings: {settings}", highlight=False)
     for run in result["runs"]:
         found = run["signatures"]
         out.print(f"sponsor {run['sponsor']}: {run['batches_read']} batches read, "
                   f"{len(found)} recurring signature(s) (run {run['run']})", highlight=False)
         if not found:
-            out.print("  no deviation pattern recurs under the settings "
-                      f"{result['settings']}", highlight=False)
+            out.print("  no deviation pattern recurs under these settings", highlight=False)
         for signature in found:
             _print_signature(signature)
             members = ", ".join(m["batch_id"] for m in signature["member_batches"])
@@ -99,12 +100,18 @@ def discover(
         help="cosine distance cut (default: the server's)")] = None,
     min_magnitude: Annotated[float, typer.Option(
         help="smallest event (envelope SDs) that is evidence")] = 3.0,
+    disagreement: Annotated[bool | None, typer.Option(
+        "--disagreement/--no-disagreement",
+        help="also use redundant-minus-record measurement disagreement as evidence "
+             "(default: the server's, off)")] = None,
 ) -> None:
     """Run signature discovery for every sponsor you may see (a new version each run)."""
     settings: dict[str, Any] = {"min_sites": min_sites, "min_batches": min_batches,
                                 "min_magnitude": min_magnitude}
     if distance_threshold is not None:
         settings["distance_threshold"] = distance_threshold
+    if disagreement is not None:
+        settings["disagreement"] = disagreement
     print_run(_call("POST", "/signatures/discover", url, token, json=settings))
 
 
