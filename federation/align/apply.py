@@ -280,10 +280,7 @@ class _BatchAligner:
             self.site_local(feature)
             return
         self.add(feature, TF.parameter, mapping.parameter)
-        aligned = self.feature_value(feature, tag, statistic, conversion, mapping.tag)
-        if aligned is not None:
-            self.add(feature, TF.alignedValue, _double(aligned))
-            self.add(feature, TF.alignedUnit, Literal(derived_unit(conversion.to_unit, statistic)))
+        self.aligned_value(feature, tag, statistic, conversion, mapping.tag)
 
     def redundant_feature(self, feature: Node, tag: Node,
                           measurement: RedundantMeasurement) -> None:
@@ -303,7 +300,12 @@ class _BatchAligner:
         if unit_label is not None and str(unit_label) != derived_unit(conversion.from_unit,
                                                                       statistic):
             return  # a feature in another unit than its tag's: left as the site sent it
-        aligned = self.feature_value(feature, tag, statistic, conversion, measurement.tag)
+        self.aligned_value(feature, tag, statistic, conversion, measurement.tag)
+
+    def aligned_value(self, feature: Node, tag: Node | None, statistic: str,
+                      conversion: UnitConversion, name: str) -> None:
+        """The feature's value and unit in the parameter's unit (nothing if not convertible)."""
+        aligned = self.feature_value(feature, tag, statistic, conversion, name)
         if aligned is not None:
             self.add(feature, TF.alignedValue, _double(aligned))
             self.add(feature, TF.alignedUnit, Literal(derived_unit(conversion.to_unit, statistic)))

@@ -81,20 +81,13 @@ _OUTCOMES = """SELECT ?batch ?value WHERE {
 }"""
 
 
-_FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?statistic ?value WHERE {
+#: Aligned phase statistics of the processes' batches, linked to their parameter by the
+#: predicate filled in: ``tf:parameter`` (the measurement of record) or
+#: ``tf:redundantMeasurementOf`` (a second measurement, ``disagreement.py``).
+_FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?phaseIri ?statistic ?value WHERE {
   VALUES ?process { %s }
   ?batch a tf:Batch ; tf:ofProcess ?process .
-  ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:parameter ?parameter ;
-           tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseIri .
-  ?phaseIri tf:phaseName ?phase .
-  VALUES ?statistic { %s }
-}"""
-
-_REDUNDANT_FEATURES = """SELECT ?batch ?feature ?parameter ?phase ?phaseIri ?statistic ?value
-WHERE {
-  VALUES ?process { %s }
-  ?batch a tf:Batch ; tf:ofProcess ?process .
-  ?feature a tf:Feature ; tf:ofBatch ?batch ; tf:redundantMeasurementOf ?parameter ;
+  ?feature a tf:Feature ; tf:ofBatch ?batch ; %s ?parameter ;
            tf:statistic ?statistic ; tf:alignedValue ?value ; tf:inPhase ?phaseIri .
   ?phaseIri tf:phaseName ?phase .
   VALUES ?statistic { %s }
@@ -118,16 +111,17 @@ def with_feature_deviations(store: GraphReader, scope: ReadScope,
         return profiles
     processes = sorted({p.process for p in profiles})
     statistics = " ".join(f'"{s}"' for s in options.statistics)
-    rows = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
-                       float(r["value"]), r["feature"])
-            for r in select_rows(store, scope, _FEATURES % (_values(processes), statistics))]
+
+    def feature_rows(link: str) -> tuple[list[FeatureRow], dict[str, str]]:
+        found = select_rows(store, scope, _FEATURES % (_values(processes), link, statistics))
+        return ([FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
+                            float(r["value"]), r["feature"]) for r in found],
+                {r["feature"]: r["phaseIri"] for r in found})
+
+    rows, _ = feature_rows("tf:parameter")
     if options.disagreement:
-        second = select_rows(store, scope,
-                             _REDUNDANT_FEATURES % (_values(processes), statistics))
-        redundant = [FeatureRow(r["batch"], r["parameter"], r["phase"], r["statistic"],
-                                float(r["value"]), r["feature"]) for r in second]
-        rows += disagreement_rows(rows, redundant,
-                                  {r["feature"]: r["phaseIri"] for r in second})
+        redundant, phase_iris = feature_rows("tf:redundantMeasurementOf")
+        rows += disagreement_rows(rows, redundant, phase_iris)
     references = reference_batches(store, scope)
     # Process IRIs are per site (``site/<code>/process/...``): one comparison group each.
     groups = {r["batch"]: r["process"] for r in select_rows(
