@@ -27,8 +27,8 @@ _BATCHES = """
 
 #: The same batches as a sub-select, joined on ``?batch``: written inline, the store walked
 #: every ``tf:ofBatch`` link of each batch (hundreds of features) to find its few results or
-#: unit operations. Demo store, same rows: quality view 20-48x faster, equipment (with its
-#: unit operations selected on their own) ~70x, features 1.7-1.9x.
+#: unit operations. Demo store, same rows: quality view 20x faster, equipment (with its unit
+#: operations selected on their own) 45x, features 1.6x; the whole comparison 2.9x.
 _BATCH_ROWS = """
   { SELECT ?site ?siteIri ?batch WHERE {""" + _BATCHES + """  } }
 """
