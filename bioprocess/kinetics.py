@@ -164,6 +164,9 @@ class KineticParameters:
     rq: Value = 0.95  # respiratory quotient (CER/OUR)
     # overflow metabolism (hyper-metabolic culture profile)
     overflow: Value = 1.0  # glucose uptake multiplier; 1 = normal clone behaviour
+    # feed actually delivered / commanded: 1 in the plant, whose pump faults act on the feed
+    # itself; the ideal-control twin (bioprocess.twin) may estimate it (pump calibration)
+    feed_delivery: Value = 1.0
 
     def with_values(self, **values: Any) -> KineticParameters:
         """Return a copy with some fields replaced (scalars or per-batch arrays)."""

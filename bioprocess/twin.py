@@ -112,7 +112,7 @@ def ideal_rhs(
 ) -> FloatArray:
     """dy/dt of the ideal-control twin for stacked states ``y`` (N_CULTURE, n_batches)."""
     cond = ideal_conditions(t_h, y, p, recipe, vessel)
-    f = feed_rate_l_per_h(recipe, t_h)
+    f = feed_rate_l_per_h(recipe, t_h) * p.feed_delivery
     return culture_derivatives(y, cond.rates, p, f, 0.0, feed)
 
 

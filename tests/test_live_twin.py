@@ -152,3 +152,26 @@ def test_the_twin_refuses_to_recommend_when_it_does_not_know() -> None:
     rec = recommend(twin, 0, ranges, knows=False)
     assert rec.action == "keep" and not rec.changes
     assert "out of domain" in rec.reason
+
+
+def test_the_twin_tells_overflow_metabolism_from_a_feed_pump_delivering_short() -> None:
+    """Both lower the glucose; only overflow makes lactate accumulate, only a short feed
+    starves glutamine too. Estimating both, the twin puts each batch's deficit where its
+    data say (known truth: virtual batches)."""
+    hyper, pump, normal = (
+        _batches(1, seed=7, prefix="H", overflow=1.5)[0],
+        _batches(1, seed=8, prefix="P", feed_delivery=0.6)[0],
+        _batches(1, seed=9, prefix="N")[0])
+    settings = FilterSettings(n_members=64, dt_h=1.0, seed=3,
+                              parameters=(*SETTINGS.parameters, "overflow", "feed_delivery"),
+                              prior_log_sd=0.3)
+    twin = EnsembleTwin([hyper.observations, pump.observations, normal.observations], CLONE,
+                        settings, vessel=VESSEL)
+    twin.advance(0.5 * float(RECIPE.duration_h))
+    est = [{n: twin.parameter_summary(b)[n]["estimate"] for n in ("overflow", "feed_delivery")}
+           for b in range(3)]
+    hyper_est, pump_est, normal_est = est
+    assert hyper_est["overflow"] > 1.25 and hyper_est["feed_delivery"] > 0.9, est
+    assert pump_est["feed_delivery"] < 0.7, est
+    assert pump_est["overflow"] < hyper_est["overflow"] - 0.2, est
+    assert 0.85 < normal_est["overflow"] < 1.15 and normal_est["feed_delivery"] > 0.85, est

@@ -30,7 +30,7 @@ from neo4j import Driver
 
 from bioprocess.errors import TwinfedError
 from bioprocess.kinetics import KineticParameters
-from bioprocess.live.ensemble import EnsembleTwin, FilterSettings
+from bioprocess.live.ensemble import ESTIMATED_PARAMETERS, EnsembleTwin, FilterSettings
 from bioprocess.live.replay import HybridTwin, follow
 from site_node.live.reader import SiteBatch, batch_process, read_process_batches
 from site_node.live.vocabulary import site_vocabulary, to_canonical
@@ -47,6 +47,13 @@ INNER_FOLDS = 5
 #: As ``bioprocess.live.replay.site_prior``: the wide prior the teachers are filtered from,
 #: and the floor of the learned spread (log scale).
 WIDE_LOG_SD, FLOOR_LOG_SD = 0.3, 0.08
+#: What the filter estimates per batch: the live twin's parameters plus two causes of a
+#: glucose deficit that decide a batch's end: overflow metabolism (hyper-metabolic culture:
+#: glucose uptake up, lactate held in production, productivity down) and the share of the
+#: commanded feed actually delivered (a pump delivering short starves glutamine and amino
+#: acids too). Apart, the twin read a short feed as overflow; without overflow it
+#: over-forecast hyper-metabolic batches by 14-44 % at 50 % (docs/architecture.md).
+PARAMETERS = (*ESTIMATED_PARAMETERS, "overflow", "feed_delivery")
 
 Forecasts = dict[str, dict[float, dict[str, float]]]
 
@@ -66,7 +73,7 @@ class TwinForecaster:
         self.batches = {b.batch_id: b for b in batches}
         self.fractions = sorted(fractions)
         self.factor = factor
-        self.settings = FilterSettings(n_members=members, dt_h=1.0)
+        self.settings = FilterSettings(n_members=members, dt_h=1.0, parameters=PARAMETERS)
         self._estimates: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
         self._followed: dict[tuple, dict[str, dict[float, float]]] = {}
         #: why some forecasts could not be made (the batches concerned stay data-driven)
