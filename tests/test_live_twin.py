@@ -175,3 +175,20 @@ def test_the_twin_tells_overflow_metabolism_from_a_feed_pump_delivering_short() 
     assert pump_est["feed_delivery"] < 0.7, est
     assert pump_est["overflow"] < hyper_est["overflow"] - 0.2, est
     assert 0.85 < normal_est["overflow"] < 1.15 and normal_est["feed_delivery"] > 0.85, est
+
+
+def test_a_forecast_runs_the_recipe_as_commanded_from_now_on() -> None:
+    """The feed delivered so far (estimated) corrects the states; the forecast assumes the
+    pump delivers its set point from now on, unless told the departure persists."""
+    (pump,) = _batches(1, seed=8, prefix="P", feed_delivery=0.6)
+    parameters = (*SETTINGS.parameters, "overflow", "feed_delivery")
+    finals = {}
+    for past_only in ((), ("feed_delivery",)):
+        settings = FilterSettings(n_members=64, dt_h=1.0, seed=3, parameters=parameters,
+                                  prior_log_sd=0.3, past_only=past_only)
+        twin = EnsembleTwin([pump.observations], CLONE, settings, vessel=VESSEL)
+        twin.advance(0.5 * float(RECIPE.duration_h))
+        assert twin.parameter_summary(0)["feed_delivery"]["estimate"] < 0.7
+        (fc,) = forecast(twin)
+        finals[past_only] = fc.states["titre"].median[-1]
+    assert finals[("feed_delivery",)] > 1.05 * finals[()], finals

@@ -91,6 +91,10 @@ class FilterSettings:
     assay_cv: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ASSAY_CV))
     rtps: float = 0.5
     seed: int = 0
+    #: Estimated parameters that say how the batch departed from its recipe so far, not what
+    #: the culture is (e.g. ``feed_delivery``): they correct the filtered states, and a
+    #: forecast runs the recipe as commanded (their nominal value) from now on.
+    past_only: tuple[str, ...] = ()
 
     def log_sd(self, name: str) -> float:
         if isinstance(self.prior_log_sd, Mapping):

@@ -52,8 +52,11 @@ WIDE_LOG_SD, FLOOR_LOG_SD = 0.3, 0.08
 #: glucose uptake up, lactate held in production, productivity down) and the share of the
 #: commanded feed actually delivered (a pump delivering short starves glutamine and amino
 #: acids too). Apart, the twin read a short feed as overflow; without overflow it
-#: over-forecast hyper-metabolic batches by 14-44 % at 50 % (docs/architecture.md).
+#: over-forecast hyper-metabolic batches by 14-44 % at 50 % (docs/architecture.md). The
+#: feed delivered is how the batch departed from its recipe so far: it corrects the states,
+#: and the forecast runs the recipe as commanded (``past_only``), as every twin forecast does.
 PARAMETERS = (*ESTIMATED_PARAMETERS, "overflow", "feed_delivery")
+PAST_ONLY = ("feed_delivery",)
 
 Forecasts = dict[str, dict[float, dict[str, float]]]
 
@@ -73,7 +76,8 @@ class TwinForecaster:
         self.batches = {b.batch_id: b for b in batches}
         self.fractions = sorted(fractions)
         self.factor = factor
-        self.settings = FilterSettings(n_members=members, dt_h=1.0, parameters=PARAMETERS)
+        self.settings = FilterSettings(n_members=members, dt_h=1.0, parameters=PARAMETERS,
+                                       past_only=PAST_ONLY)
         self._estimates: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
         self._followed: dict[tuple, dict[str, dict[float, float]]] = {}
         #: why some forecasts could not be made (the batches concerned stay data-driven)
