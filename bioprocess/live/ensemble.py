@@ -227,6 +227,13 @@ class EnsembleTwin:
         return self.base.with_values(
             **{n: np.exp(th[i]) for i, n in enumerate(self.settings.parameters)})
 
+    def forward_kinetics(self, theta: FloatArray | None = None) -> KineticParameters:
+        """The kinetics to run ahead of now with: ``past_only`` parameters at their nominal
+        value (the recipe as commanded from now on)."""
+        nominal = KineticParameters()
+        return self.kinetics(theta).with_values(
+            **{n: getattr(nominal, n) for n in self.settings.past_only})
+
     def parameter_summary(self, b: int) -> dict[str, dict[str, float]]:
         """Posterior mean, sd (log scale) and 90 % interval of each parameter of batch b."""
         th = self.theta[:, self.columns(b)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from bioprocess.kinetics import IX, FloatArray, KineticParameters
+from bioprocess.kinetics import IX, FloatArray
 from bioprocess.live.ensemble import EnsembleTwin, propagate
 from bioprocess.recipe import Recipe
 
@@ -75,11 +75,9 @@ def forecast(twin: EnsembleTwin, *, record_every_h: float = 6.0,
     commanded (parameters the filter estimates as departures from it, ``past_only``, at their
     nominal value)."""
     end = float(twin.recipe.duration_h)
-    nominal = KineticParameters()
-    kinetics = twin.kinetics().with_values(
-        **{n: getattr(nominal, n) for n in twin.settings.past_only})
-    times, traj = propagate(twin.y.copy(), twin.t_h, end, kinetics, recipe or twin.recipe,
-                            vessel=twin.vessel, feed=twin.feed, dt_h=twin.settings.dt_h)
+    times, traj = propagate(twin.y.copy(), twin.t_h, end, twin.forward_kinetics(),
+                            recipe or twin.recipe, vessel=twin.vessel, feed=twin.feed,
+                            dt_h=twin.settings.dt_h)
     keep = _grid_index(times, record_every_h)
     out = []
     cv = twin.settings.assay_cv.get("titre", 0.06)

@@ -110,8 +110,9 @@ def recommend(
     theta = np.tile(twin.theta[:, cols], (1, len(candidates)))
     one = take(twin.recipe, cols.start)
     recipes = stack([one.with_values(**c) for c in candidates for _ in range(m)])
-    _, traj = propagate(y0, twin.t_h, float(twin.recipe.duration_h), twin.kinetics(theta),
-                        recipes, vessel=twin.vessel, feed=twin.feed, dt_h=twin.settings.dt_h)
+    _, traj = propagate(y0, twin.t_h, float(twin.recipe.duration_h),
+                        twin.forward_kinetics(theta), recipes, vessel=twin.vessel,
+                        feed=twin.feed, dt_h=twin.settings.dt_h)
     final = traj[-1, IX["titre"]].reshape(len(candidates), m)
     gains = final - final[base_idx]
     best = int(np.argmax(gains.mean(axis=1)))
