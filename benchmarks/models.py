@@ -142,9 +142,9 @@ def _accuracy(models) -> dict[str, dict[str, float]]:  # noqa: ANN001
 
 def yield_benchmark(seeds: tuple[int, ...] = YIELD_SEEDS) -> dict:
     """Per seed, in the same run and on the same folds: the data-driven model (generic
-    features only), the hybrid (the data-driven model or the mechanistic twin's forecast used
-    as is, whichever has the lower inner-CV error), the twin's forecast alone and the mean
-    predictor."""
+    features only), the hybrid (the mechanistic twin's forecast used as is unless the
+    data-driven model's inner-CV error is lower by more than one standard error), the twin's
+    forecast alone and the mean predictor."""
     from site_node.models.twin_forecasts import FORECAST_NAME
 
     results: dict[int, dict] = {}

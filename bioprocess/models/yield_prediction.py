@@ -7,7 +7,8 @@ recent slope and area under the curve — so no tag or analyte name is assumed. 
 data-driven model is a PLS regression on standardised features (number of components chosen
 by cross-validation grouped by batch); its drivers are the standardised coefficients. A
 forecast of the target supplied per batch (the mechanistic twin's) is used as is instead
-when its cross-validated error is lower than the data-driven procedure's. Accuracy is
+unless the data-driven procedure's cross-validated error is lower by more than one standard
+error (``_fit_model``). Accuracy is
 100 % − MAPE over held-out batches, every batch predicted by a model that never saw it
 (nested grouped cross-validation, batches in time order).
 
@@ -378,8 +379,9 @@ def _drivers(model: Model, names: list[str], unit: str, target: str,
     if isinstance(model, ForecastAsInput):
         name = names[model.column].removeprefix(FORECAST_PREFIX)
         if not model.calibrate:
-            return [f"the {name} of {target}, used as is (its cross-validated error on the "
-                    "training batches was lower than the data-driven model's)"]
+            return [f"the {name} of {target}, used as is (on the training batches the "
+                    "data-driven model's cross-validated error was not lower by more than one "
+                    "standard error)"]
         return [f"the {name} of {target}, recalibrated: {model.intercept_:+.3g} {unit} + "
                 f"{model.slope_:.3g} x forecast"]
     if not hasattr(model.named_steps["pls"], "coef_"):
