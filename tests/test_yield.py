@@ -7,7 +7,7 @@ import pytest
 
 from bioprocess.errors import ValidationError
 from bioprocess.models import PartialBatch, YieldModels, predict_final_titre, train_yield_models
-from bioprocess.models.yield_prediction import batch_features
+from bioprocess.models.yield_prediction import _clearly_lower, batch_features
 from tests.models_campaign import batch_history, site_batches
 
 
@@ -129,3 +129,13 @@ def test_forecasts_are_requested_per_fold_from_its_training_batches_only(
         model.baseline_accuracy_pct)
     assert models.card()["by_fraction"]["50%"]["forecast_alone_accuracy_pct"] == (
         model.forecast_accuracy_pct)
+
+
+def test_the_data_driven_model_replaces_a_forecast_only_when_clearly_better() -> None:
+    """The one-standard-error rule, by hand: paired differences 0.1, -0.1, 0.2, -0.2 have mean
+    0 (not lower); 1.0, 1.0, 1.0, 1.1 have mean 1.025 and SE 0.025 (clearly lower); 0.3, -0.1,
+    0.3, -0.1 have mean 0.1 and SE 0.1155 (lower on average, but not by one SE)."""
+    errors = np.ones(4)
+    assert not _clearly_lower(errors, np.array([1.1, 0.9, 1.2, 0.8]))
+    assert _clearly_lower(errors, np.array([2.0, 2.0, 2.0, 2.1]))
+    assert not _clearly_lower(errors, np.array([1.3, 0.9, 1.3, 0.9]))
