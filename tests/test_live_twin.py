@@ -12,32 +12,15 @@ from bioprocess.live.forecast import forecast
 from bioprocess.live.recommend import LEVERS, ProvenRange, recommend
 from bioprocess.live.replay import follow, train_hybrid
 from bioprocess.live.stress import drift, missing, more_noise, stress_test
-from bioprocess.live.virtual import VirtualBatch, draw_kinetics, finish_from, virtual_batch
-from bioprocess.sites import (
-    builtin_site_profiles,
-    nominal_kinetics,
-    nominal_recipe,
-    vessel_capacity,
-)
+from bioprocess.live.virtual import VirtualBatch, finish_from
+from tests.virtual_site import CLONE, RECIPE, VESSEL, virtual_batches
 
-SITE = builtin_site_profiles()[0]
-CLONE = nominal_kinetics(SITE)
-RECIPE = nominal_recipe(SITE)
-VESSEL = vessel_capacity(SITE)
 SETTINGS = FilterSettings(n_members=32, dt_h=1.0, seed=3)
-#: batch-to-batch variation of the clone (a little wider than the site profile's)
-VARIATION = {"mu_max": 0.08, "qp_beta": 0.10, "y_x_glc": 0.06, "kd_min": 0.2, "x_max": 0.06}
-
-
-def _batches(n: int, seed: int, prefix: str = "V", **kinetics: float) -> list[VirtualBatch]:
-    rng = np.random.default_rng(seed)
-    return [virtual_batch(f"{prefix}{i}", draw_kinetics(CLONE, VARIATION, rng).with_values(
-        **kinetics), RECIPE, vessel=VESSEL, rng=rng, dt_h=1.0) for i in range(n)]
 
 
 @pytest.fixture(scope="module")
 def site_history() -> list[VirtualBatch]:
-    return _batches(8, seed=21)
+    return virtual_batches(8, seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +32,7 @@ def hybrid(site_history):  # noqa: ANN001, ANN201
 
 
 def test_synchronisation_converges_on_the_true_parameters_and_narrows() -> None:
-    (batch,) = _batches(1, seed=5, mu_max=CLONE.mu_max * 0.88, qp_beta=CLONE.qp_beta * 1.12)
+    (batch,) = virtual_batches(1, seed=5, mu_max=CLONE.mu_max * 0.88, qp_beta=CLONE.qp_beta * 1.12)
     twin = EnsembleTwin([batch.observations], CLONE, SETTINGS, vessel=VESSEL)
     sds, errors, widths = [], [], []
     for t in (0.0, 72.0, 168.0, 264.0):
@@ -89,7 +72,7 @@ def test_missing_samples_only_widen_the_forecast(site_history) -> None:  # noqa:
 
 def test_an_out_of_domain_batch_makes_the_twin_say_it_does_not_know(hybrid, site_history
                                                                      ) -> None:  # noqa: ANN001
-    hyper = _batches(2, seed=77, prefix="HYPER", overflow=1.6)  # a hyper-metabolic clone
+    hyper = virtual_batches(2, seed=77, prefix="HYPER", overflow=1.6)  # a hyper-metabolic clone
     updates = follow([b.observations for b in hyper], hybrid, (0.5, 0.75))
     for batch in hyper:
         last = updates[batch.observations.batch_id][-1].hybrid
@@ -124,7 +107,7 @@ def test_recommendations_never_leave_the_proven_ranges(seed: int) -> None:
     ranges = {k: ProvenRange(k, lo, lo + {"feed_pct_per_day": 0.8, "temp_shift_h": 48.0,
                                           "do_setpoint_pct": 25.0}[k], LEVERS[k], "test", ())
               for k, lo in lows.items()}
-    batches = _batches(1, seed=100 + seed)
+    batches = virtual_batches(1, seed=100 + seed)
     twin = EnsembleTwin([b.observations for b in batches], CLONE,
                         FilterSettings(n_members=10, dt_h=2.0, seed=seed), vessel=VESSEL)
     t_now = float(rng.uniform(40.0, 110.0))
@@ -144,7 +127,7 @@ def test_recommendations_never_leave_the_proven_ranges(seed: int) -> None:
 
 
 def test_the_twin_refuses_to_recommend_when_it_does_not_know() -> None:
-    (batch,) = _batches(1, seed=9)
+    (batch,) = virtual_batches(1, seed=9)
     twin = EnsembleTwin([batch.observations], CLONE, FilterSettings(n_members=10, dt_h=2.0),
                         vessel=VESSEL)
     twin.advance(200.0)
@@ -159,9 +142,9 @@ def test_the_twin_tells_overflow_metabolism_from_a_feed_pump_delivering_short() 
     starves glutamine too. Estimating both, the twin puts each batch's deficit where its
     data say (known truth: virtual batches)."""
     hyper, pump, normal = (
-        _batches(1, seed=7, prefix="H", overflow=1.5)[0],
-        _batches(1, seed=8, prefix="P", feed_delivery=0.6)[0],
-        _batches(1, seed=9, prefix="N")[0])
+        virtual_batches(1, seed=7, prefix="H", overflow=1.5)[0],
+        virtual_batches(1, seed=8, prefix="P", feed_delivery=0.6)[0],
+        virtual_batches(1, seed=9, prefix="N")[0])
     settings = FilterSettings(n_members=64, dt_h=1.0, seed=3,
                               parameters=(*SETTINGS.parameters, "overflow", "feed_delivery"),
                               prior_log_sd=0.3)
@@ -180,7 +163,7 @@ def test_the_twin_tells_overflow_metabolism_from_a_feed_pump_delivering_short() 
 def test_a_forecast_runs_the_recipe_as_commanded_from_now_on() -> None:
     """The feed delivered so far (estimated) corrects the states; the forecast assumes the
     pump delivers its set point from now on, unless told the departure persists."""
-    (pump,) = _batches(1, seed=8, prefix="P", feed_delivery=0.6)
+    (pump,) = virtual_batches(1, seed=8, prefix="P", feed_delivery=0.6)
     parameters = (*SETTINGS.parameters, "overflow", "feed_delivery")
     finals = {}
     for past_only in ((), ("feed_delivery",)):

@@ -14,6 +14,7 @@ from site_node.live.reader import SiteBatch, site_batch
 from site_node.live.vocabulary import site_vocabulary
 from site_node.models.twin_forecasts import FORECAST_NAME, TwinForecaster
 from tests.models_campaign import site_batches
+from tests.virtual_site import virtual_batches
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,18 @@ def test_a_held_out_batch_never_reaches_the_training_rows_forecasts(batches: lis
     second = TwinForecaster(altered, (0.5,))(train, held)
     assert {i: second[i] for i in train} == {i: first[i] for i in train}
     assert second[held[0]] != first[held[0]]  # its own forecast does follow its own data
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_a_hyper_metabolic_batch_is_forecast_from_a_site_of_normal_batches(seed: int) -> None:
+    """Overflow is 1 in every finished batch of the site, so their spread says nothing of how
+    far a hyper-metabolic culture goes; the forecaster's prior must still let the filter reach
+    it by half-time (virtual batches, known truth: the titre it will end at)."""
+    normal = virtual_batches(6, seed=21)
+    (hyper,) = virtual_batches(1, seed=seed, prefix="H", overflow=1.8)
+    batches = [SiteBatch(b.observations.batch_id, "complete", True, None, b.observations,
+                         b.final_titre) for b in (*normal, hyper)]
+    forecasts = TwinForecaster(batches, (0.5,))([b.batch_id for b in batches[:-1]],
+                                                [hyper.observations.batch_id])
+    forecast = forecasts[hyper.observations.batch_id][0.5][FORECAST_NAME]
+    assert abs(forecast / hyper.final_titre - 1.0) < 0.08, (forecast, hyper.final_titre)
