@@ -32,10 +32,18 @@ What is measured (``main()`` returns the printed figures as a dict):
    still printed, as a figure of envelope sensitivity.
 4. **Held-out matching**: each faulty batch with an aligned event or feature deviation is
    held out in turn, discovery runs on the rest, and the batch is matched against the
-   discovered signatures; it is right when its best-scoring signature's majority fault type
-   is its own. Reported
+   discovered signatures (``federation.signatures.matching``, with the members' evidence, as
+   ``signatures match`` scores it); it is right when its best-scoring signature's majority
+   fault type is its own. Reported
    over batches with signal whose fault type still has a signature without them (matching
    quality), and over all tried (end to end: a batch without signal counts as wrong).
+5. **Separability, labels known** (``separability``): how well the evidence tells the fault
+   types apart when the answer is given — the share of faulty batches with signal whose
+   nearest other faulty batch of the same campaign has the same fault type (what any
+   similarity-based grouping of one campaign builds on), and, with two seeds or more, leave
+   one seed out: the nearest batch of the other seeds, and a random forest trained on the
+   other seeds' evidence. It says whether a shortfall of discovery is the evidence's or the
+   grouping's.
 
 **Cache**: the expensive part of a seed (simulation, in-process site analysis, RDF export,
 alignment — a few minutes per seed) is stored once under ``.twinfed/bench-cache/`` (the
@@ -66,7 +74,8 @@ discovery.py``) were chosen on the mean over seeds 1-3 and the fault-free seed 1
 of a plateau), then run once on seeds 4-6, never tuned there. Run:
 ``python -m benchmarks.analytics [--seeds 1 2 3] [--batches-per-site 40] [--no-cache]
 [--distance-threshold D --phase-weight W --slope-weight S --min-magnitude M --gate-factor G
---min-feature-z Z --min-batches N --disagreement]``.
+--min-feature-z Z --min-batches N --disagreement]``. ``--seeds 1 2 3 4 5 6 7 8 9`` (about 8
+min warm) gives the leave-one-seed-out figures eight seeds to learn from.
 """
 
 from __future__ import annotations
@@ -83,6 +92,7 @@ from typing import Any
 
 import numpy as np
 from rdflib import Graph
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import adjusted_rand_score
 
 from bioprocess.analysis import AnalysisOptions, BatchTrajectories, PhaseSpan, analyse_site
@@ -93,11 +103,13 @@ from federation.questions.catalogue import question
 from federation.signatures.discovery import (
     DiscoveryOptions,
     cluster_labels,
+    clustering_matrix,
     discover,
+    evidence_matrix,
     has_evidence,
     significant,
 )
-from federation.signatures.matching import rank
+from federation.signatures.matching import MemberEvidence, rank
 from federation.signatures.model import BatchProfile, Signature
 from federation.signatures.profiles import ReadScope, read_profiles, reference_batches
 from federation.signatures.service import SignatureService
@@ -391,13 +403,16 @@ def held_out(profiles: list[BatchProfile], truth: dict[str, str],
         if not has_evidence(held, options.min_magnitude):
             continue
         rest = [p for p in profiles if p.batch != held.batch]
-        signatures = _signatures_from(discover(rest, options), held.sponsor)
+        groups = discover(rest, options)
+        signatures = _signatures_from(groups, held.sponsor)
+        members = {s.iri: MemberEvidence(g.members, options)
+                   for s, g in zip(signatures, groups, strict=True)}
         majority = {s.iri: Counter(truth.get(i, "none") for i in s.member_ids).most_common(1)[0][0]
                     for s in signatures}
         if truth[held.batch_id] not in majority.values():
             continue
         fair += 1
-        best = rank(held, signatures, options.min_magnitude)[0]
+        best = rank(held, signatures, options.min_magnitude, members)[0]
         right += majority[best.signature.iri] == truth[held.batch_id]
     return right, fair, tried
 
@@ -479,7 +494,65 @@ def evaluate_seed(data: SeedData, options: DiscoveryOptions) -> dict[str, Any]:
         "seconds_generate": data.seconds_generate,
         "seconds_site_and_load": data.seconds_site_and_load,
         "seconds_store_load": loaded - started, "seconds_discover_and_ask": finished - loaded,
+        # popped by main() for the separability figures (profiles are not JSON)
+        "_signal": [(p, truth[p.batch_id]) for p in signal],
     }
+
+
+def separability(signal_by_seed: dict[int, list[tuple[BatchProfile, str]]],
+                 options: DiscoveryOptions) -> dict[str, Any]:
+    """How well the evidence tells the injected fault types apart, with the labels known:
+    what any grouping of it can reach at best, and why.
+
+    Over the faulty batches with signal whose clustered vector is not all zero:
+
+    - **within one campaign**: the share whose nearest other faulty batch of the same seed
+      (cosine on the vector discovery clusters) has the same fault type, over batches whose
+      type occurs at least twice in the seed — what a similarity-based grouping of one
+      campaign builds on;
+    - **across campaigns** (two seeds or more; single-fault batches tested): leave one seed
+      out, the nearest batch of the other seeds (same cosine), and a random forest trained on
+      the other seeds' evidence (``evidence_matrix``: phase-specific events and feature
+      deviations, slopes included) — the same evidence with many labelled examples per type.
+    """
+    rows = [(seed, p, label) for seed, items in signal_by_seed.items() for p, label in items]
+    if len(rows) < 2:
+        return {}
+    profiles = [p for _, p, _ in rows]
+    clustered = clustering_matrix(profiles, options)
+    keep = clustered.any(axis=1)
+    norms = np.linalg.norm(clustered, axis=1, keepdims=True)
+    unit = np.divide(clustered, norms, out=np.zeros_like(clustered), where=norms > 0)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    similarity[:, ~keep] = -np.inf
+    seeds = np.array([seed for seed, _, _ in rows])
+    labels = np.array([label for _, _, label in rows])
+    within_n = within_right = 0
+    for i in np.flatnonzero(keep):
+        same_seed = seeds == seeds[i]
+        if (labels[same_seed & keep] == labels[i]).sum() < 2:
+            continue
+        within_n += 1
+        within_right += labels[np.argmax(np.where(same_seed, similarity[i], -np.inf))] == labels[i]
+    figures: dict[str, Any] = {"nn_within_right": within_right, "nn_within_n": within_n}
+    if len(set(seeds.tolist())) < 2:
+        return figures
+    evidence, _ = evidence_matrix(profiles, options.min_magnitude)
+    single = np.array(["+" not in label for label in labels]) & keep
+    across_n = nn_right = forest_right = 0
+    for seed in sorted(set(seeds.tolist())):
+        test, train = single & (seeds == seed), keep & (seeds != seed)
+        if not test.any():
+            continue
+        across_n += int(test.sum())
+        nearest = np.argmax(np.where(train, similarity[test], -np.inf), axis=1)
+        nn_right += int((labels[nearest] == labels[test]).sum())
+        forest = RandomForestClassifier(n_estimators=300, random_state=0)
+        forest.fit(evidence[train], labels[train])
+        forest_right += int((forest.predict(evidence[test]) == labels[test]).sum())
+    figures.update(across_n=across_n, nn_across_right=nn_right, forest_right=forest_right)
+    return figures
 
 
 def _fmt(value: float) -> str:
@@ -537,9 +610,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("path: in-process site analysis + the same export builder, alignment, store, "
           "discovery and SPARQL (no Neo4j, SHACL or HTTP; see the module docstring)")
     seeds = []
+    signal_by_seed = {}
     for seed in args.seeds:
         data = seed_data(seed, args.batches_per_site, FAULT_RATE, not args.no_cache)
         r = evaluate_seed(data, options)
+        signal_by_seed[seed] = r.pop("_signal")
         seeds.append(r)
         print(f"seed {seed}: {r['faulty']} faulty ({r['faulty_with_events']} with aligned "
               f"events or feature deviations, {r['faulty_with_signal']} with signal: "
@@ -561,6 +636,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               flush=True)
     clean = evaluate_seed(seed_data(args.fault_free_seed, args.batches_per_site, 0.0,
                                     not args.no_cache), options)
+    clean.pop("_signal")
     right = sum(r["held_out_right"] for r in seeds)
     fair = sum(r["held_out_fair"] for r in seeds)
     tried = sum(r["held_out_tried"] for r in seeds)
@@ -615,6 +691,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"held-out matching (target >= 0.9): {_fmt(figures['held_out_accuracy_fair'])} "
           f"({right}/{fair} whose fault type has a signature); "
           f"{_fmt(figures['held_out_accuracy_all'])} over all {tried} tried")
+    apart = separability(signal_by_seed, options)
+    figures["separability"] = apart
+    if apart.get("nn_within_n"):
+        line = (f"separability, labels known (faulty batches with signal): nearest faulty batch "
+                f"of the same campaign has the same fault type "
+                f"{apart['nn_within_right'] / apart['nn_within_n']:.3f} "
+                f"({apart['nn_within_right']}/{apart['nn_within_n']}, types seen twice or more)")
+        if apart.get("across_n"):
+            n = apart["across_n"]
+            line += (f"; leave one seed out, single-fault batches: nearest batch of the other "
+                     f"seeds {apart['nn_across_right'] / n:.3f} ({apart['nn_across_right']}/{n}), "
+                     f"random forest on the other seeds' evidence "
+                     f"{apart['forest_right'] / n:.3f} ({apart['forest_right']}/{n})")
+        print(line)
     return figures
 
 

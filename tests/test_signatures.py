@@ -18,8 +18,8 @@ from federation.api.app import create_app
 from federation.config import FederationSettings
 from federation.questions.catalogue import question
 from federation.signatures.discovery import DiscoveryOptions, discover
-from federation.signatures.matching import match
-from federation.signatures.model import BatchProfile, EventKey
+from federation.signatures.matching import MemberEvidence, match, rank
+from federation.signatures.model import BatchProfile, DefiningEvent, EventKey, Signature
 from federation.signatures.profiles import ReadScope, read_profiles
 from federation.signatures.rdf import CURATED_GRAPH, curated_signatures
 from federation.signatures.service import SignatureService
@@ -234,7 +234,17 @@ def test_matching_scores_and_explains_against_discovered_and_curated(store: Stor
     assert best.specificity == 1.0
     assert [e.key.words() for e in best.missing] == ["glucose low during production"]
     assert "2 of 3 defining events present" in best.explanation()
-    assert best.score == pytest.approx(2 * best.coverage / (best.coverage + 1), abs=1e-3)
+    # Similarity: C2's mean cosine to the other members A1 and C1. Each event sits in one
+    # phase, so the phase-free and phase-weighted columns scale alike and the cosine is that
+    # of the signed log1p magnitudes (OUR, lactate, glucose): C2 (1.386, 2.773, 0), A1
+    # (1.609, 3.045, -1.386): 0.9274; C1 (1.792, 3.258, -1.609): 0.9170; mean 0.9222.
+    assert best.similarity == pytest.approx(0.9222, abs=1e-3)
+    assert "mean cosine similarity of 0.92 (above the 0.375 at which discovery joins" in (
+        best.explanation())
+    # the score: the mean of the events score (harmonic mean of coverage and specificity)
+    # and the similarity
+    events_score = 2 * best.coverage / (best.coverage + 1)
+    assert best.score == pytest.approx((events_score + 0.9222) / 2, abs=1e-3)
     curated = next(m for m in matches if m.signature.signature_id ==
                    "hyper-metabolic-culture-profile")
     assert curated.score == 1.0 and {e.key.words() for e in curated.present} == {
@@ -242,6 +252,42 @@ def test_matching_scores_and_explains_against_discovered_and_curated(store: Stor
     oxygen = next(m for m in matches if m.signature.signature_id ==
                   "oxygen-transfer-limitation")
     assert oxygen.score == 0.0 and len(oxygen.missing) == 2
+
+
+def test_of_two_signatures_with_the_same_events_the_batch_matches_the_one_it_resembles(
+) -> None:
+    # Both signatures are defined by "DO low + agitation low in production"; one's members
+    # are far off in DO and a little in agitation, the other's the reverse. The batch shows
+    # both events (events score 1.0 for each: a tie, broken by id, "a-..." first), but its
+    # deviations have the proportions of the first's members: the similarity decides.
+    do, agitation = (EventKey(f"{TFP}dissolved-oxygen", "production", "low"),
+                     EventKey(f"{TFP}agitation", "production", "low"))
+
+    def profile(name: str, do_sd: float, agitation_sd: float) -> BatchProfile:
+        return BatchProfile(batch=f"urn:{name}", batch_id=name, site=f"SITE-{name[0]}",
+                            sponsor="X", process="urn:P1", start="2026-01-01",
+                            events={do: do_sd, agitation: agitation_sd})
+
+    def signature(signature_id: str, members: list[BatchProfile]) -> Signature:
+        return Signature(iri=f"urn:{signature_id}", signature_id=signature_id,
+                         kind="discovered", label="", definition="",
+                         events=(DefiningEvent(do), DefiningEvent(agitation)),
+                         member_ids=tuple(m.batch_id for m in members))
+
+    oxygen_members = [profile("A1", 30.0, 4.0), profile("C1", 25.0, 3.5)]
+    stirring_members = [profile("A2", 4.0, 30.0), profile("C2", 3.5, 28.0)]
+    signatures = [signature("b-oxygen", oxygen_members),
+                  signature("a-stirring", stirring_members)]
+    batch = profile("B1", 22.0, 3.0)
+    assert [m.signature.signature_id for m in rank(batch, signatures)] == [
+        "a-stirring", "b-oxygen"]  # events alone: a tie
+    members = {s.iri: MemberEvidence(tuple(m), DiscoveryOptions())
+               for s, m in zip(signatures, [oxygen_members, stirring_members], strict=True)}
+    best, other = rank(batch, signatures, members=members)
+    assert best.signature.signature_id == "b-oxygen"
+    assert best.coverage == other.coverage == 1.0
+    assert best.similarity > 0.99 > 0.8 > other.similarity
+    assert best.score == pytest.approx((1.0 + best.similarity) / 2, abs=1e-3)
 
 
 def test_curated_patterns_are_declared_in_rdf_with_words_and_required_events() -> None:
@@ -336,7 +382,10 @@ def test_api_discovers_lists_shows_and_matches_within_the_callers_scope(api: dic
         {"capa_id": "CAPA-A1", "action": "quarantine lot", "effective": True}]
     matched = qa.get("/signatures/match", params={"batch": "C3"}).json()
     assert matched["matches"][0]["signature"]["id"] == listed[1]["id"]
-    assert matched["matches"][0]["score"] == 1.0
+    # C3 shows both defining events and nothing else (events score 1.0); its similarity to
+    # the other member A2: cosine of (-log1p 4, -log1p 20) and (-log1p 6, -log1p 30), 0.9996
+    assert matched["matches"][0]["similarity"] == pytest.approx(0.9996, abs=1e-3)
+    assert matched["matches"][0]["score"] == pytest.approx((1.0 + 0.9996) / 2, abs=1e-3)
     # SP-BETA's engineer sees only the curated patterns, and SP-ACME's signature is a 404
     beta = api["eng-beta"]
     assert [s["kind"] for s in beta.get("/signatures").json()] == ["curated", "curated"]

@@ -105,7 +105,7 @@ def match_dict(found: Match) -> dict[str, Any]:
     return {
         "signature": signature_dict(found.signature, full=False),
         "score": found.score, "coverage": found.coverage, "specificity": found.specificity,
-        "explanation": found.explanation(),
+        "similarity": found.similarity, "explanation": found.explanation(),
         "present": [{"event": e.key.words(), "weight": e.weight,
                      "magnitude": e.observed_magnitude} for e in found.present],
         "missing": [{"event": e.key.words(), "weight": e.weight} for e in found.missing],

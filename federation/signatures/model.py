@@ -193,10 +193,22 @@ class Match:
     present: tuple[EventEvidence, ...]
     missing: tuple[EventEvidence, ...]
     unexplained: tuple[EventKey, ...]
+    #: Mean cosine similarity to the members' clustered vectors (``matching.py``; half of a
+    #: discovered signature's score when known); None otherwise.
+    similarity: float | None = None
+    #: The similarity above which discovery joins a group (1 - its distance threshold).
+    join_similarity: float | None = None
 
     def explanation(self) -> str:
-        parts = [f"{len(self.present)} of {len(self.present) + len(self.missing)} defining "
-                 f"events present ({self.coverage:.0%} of their weight)"]
+        parts = []
+        if self.similarity is not None:
+            joins = ("above" if self.join_similarity is None
+                     or self.similarity > self.join_similarity else "not above")
+            parts.append(f"its deviation profile points the way the members' do with a mean "
+                         f"cosine similarity of {self.similarity:.2f} ({joins} the "
+                         f"{self.join_similarity:.3g} at which discovery joins a group)")
+        parts.append(f"{len(self.present)} of {len(self.present) + len(self.missing)} "
+                     f"defining events present ({self.coverage:.0%} of their weight)")
         if self.missing:
             parts.append("missing: " + "; ".join(e.key.words() for e in self.missing[:5]))
         parts.append(f"{len(self.unexplained)} of the batch's other event kinds are not part "

@@ -22,7 +22,7 @@ from rdflib import Graph
 from bioprocess.errors import NotFoundError, ValidationError
 from federation.signatures import rdf
 from federation.signatures.discovery import DiscoveryOptions, Group, discover
-from federation.signatures.matching import rank
+from federation.signatures.matching import MemberEvidence, rank
 from federation.signatures.model import (
     BatchProfile,
     DefiningEvent,
@@ -401,7 +401,30 @@ class SignatureService:
         :meth:`evidence_profile`."""
         iri = self.resolve_batch(scope, batch)
         profile, min_magnitude = self.evidence_profile(scope, iri, outcome=outcome)
-        return profile, rank(profile, self.signatures(scope), min_magnitude)
+        signatures = self.signatures(scope)
+        return profile, rank(profile, signatures, min_magnitude,
+                             self.member_evidence(scope, signatures, outcome=outcome))
+
+    def member_evidence(self, scope: ReadScope, signatures: list[Signature], *,
+                        outcome: str = DEFAULT_OUTCOME) -> dict[str, MemberEvidence]:
+        """Per discovered signature (IRI): its members' evidence as its discovery run
+        counted it (their events and the feature deviations the run stored) and the run's
+        settings: what the match's similarity score compares a batch with."""
+        settings = dict(self.run_settings(scope).values())
+        by_run: dict[str, list[Signature]] = defaultdict(list)
+        for signature in signatures:
+            if signature.kind == "discovered" and signature.run in settings:
+                by_run[signature.run].append(signature)
+        found = {}
+        for run, of_run in by_run.items():
+            members = sorted({m for s in of_run for m in s.members})
+            profiles = with_stored_feature_deviations(self.store, scope, read_profiles(
+                self.store, scope, outcome=outcome, batches=members), run)
+            by_iri = {p.batch: p for p in profiles}
+            for signature in of_run:
+                found[signature.iri] = MemberEvidence(
+                    tuple(by_iri[m] for m in signature.members if m in by_iri), settings[run])
+        return found
 
 
 def impact_words(signature: Signature) -> str:
