@@ -239,8 +239,8 @@ def test_matching_scores_and_explains_against_discovered_and_curated(store: Stor
     # of the signed log1p magnitudes (OUR, lactate, glucose): C2 (1.386, 2.773, 0), A1
     # (1.609, 3.045, -1.386): 0.9274; C1 (1.792, 3.258, -1.609): 0.9170; mean 0.9222.
     assert best.similarity == pytest.approx(0.9222, abs=1e-3)
-    assert "mean cosine similarity of 0.92 (above the 0.375 at which discovery joins" in (
-        best.explanation())
+    assert ("mean cosine similarity of its deviation profile to the members': 0.92 "
+            "(discovery joins a group above 0.375)") in best.explanation()
     # the score: the mean of the events score (harmonic mean of coverage and specificity)
     # and the similarity
     events_score = 2 * best.coverage / (best.coverage + 1)

@@ -202,11 +202,11 @@ class Match:
     def explanation(self) -> str:
         parts = []
         if self.similarity is not None:
-            joins = ("above" if self.join_similarity is None
-                     or self.similarity > self.join_similarity else "not above")
-            parts.append(f"its deviation profile points the way the members' do with a mean "
-                         f"cosine similarity of {self.similarity:.2f} ({joins} the "
-                         f"{self.join_similarity:.3g} at which discovery joins a group)")
+            said = (f"mean cosine similarity of its deviation profile to the members': "
+                    f"{self.similarity:.2f}")
+            if self.join_similarity is not None:
+                said += f" (discovery joins a group above {self.join_similarity:.3g})"
+            parts.append(said)
         parts.append(f"{len(self.present)} of {len(self.present) + len(self.missing)} "
                      f"defining events present ({self.coverage:.0%} of their weight)")
         if self.missing:
