@@ -534,7 +534,8 @@ def separability(signal_by_seed: dict[int, list[tuple[BatchProfile, str]]],
         if (labels[same_seed & keep] == labels[i]).sum() < 2:
             continue
         within_n += 1
-        within_right += labels[np.argmax(np.where(same_seed, similarity[i], -np.inf))] == labels[i]
+        within_right += int(
+            labels[np.argmax(np.where(same_seed, similarity[i], -np.inf))] == labels[i])
     figures: dict[str, Any] = {"nn_within_right": within_right, "nn_within_n": within_n}
     if len(set(seeds.tolist())) < 2:
         return figures

@@ -45,6 +45,9 @@ from federation.signatures.profiles import (
 from federation.store.base import Store
 from federation.store.metadata import GraphMetadata
 
+#: Per sponsor: its latest discovery run (activity IRI) and the settings recorded with it.
+RunSettings = dict[str, tuple[str, DiscoveryOptions]]
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -235,7 +238,7 @@ class SignatureService:
                 latest[row["sponsor"]] = (row["ended"], row["run"])
         return {sponsor: run for sponsor, (_, run) in latest.items()}
 
-    def run_settings(self, scope: ReadScope) -> dict[str, tuple[str, DiscoveryOptions]]:
+    def run_settings(self, scope: ReadScope) -> RunSettings:
         """Per sponsor in scope: its latest discovery run (activity IRI) and the settings
         recorded with it (settings it did not record keep their defaults)."""
         latest = self._latest_runs(scope)
@@ -375,15 +378,16 @@ class SignatureService:
         return candidates[0]
 
     def evidence_profile(self, scope: ReadScope, iri: str, *,
-                         outcome: str = DEFAULT_OUTCOME) -> tuple[BatchProfile, float]:
+                         outcome: str = DEFAULT_OUTCOME,
+                         runs: RunSettings | None = None) -> tuple[BatchProfile, float]:
         """A batch's profile as its sponsor's latest discovery run counts evidence, and the
         run's smallest event magnitude: the feature deviations the run stored for it (the
         evidence the ``batches_matching_signature`` question reads too); a batch the run
         did not read gets them computed now with the run's feature settings. Without a run,
-        the defaults."""
+        the defaults. ``runs``: :meth:`run_settings` when the caller has read them."""
         [profile] = read_profiles(self.store, scope, outcome=outcome, batches=[iri])
-        run, options = self.run_settings(scope).get(profile.sponsor,
-                                                    (None, DiscoveryOptions()))
+        runs = self.run_settings(scope) if runs is None else runs
+        run, options = runs.get(profile.sponsor, (None, DiscoveryOptions()))
         if run is not None and self._read_by(scope, run, iri):
             [profile] = with_stored_feature_deviations(self.store, scope, [profile], run)
         else:
@@ -400,17 +404,20 @@ class SignatureService:
         """Every visible signature's match of ``batch``, best first, on the evidence of
         :meth:`evidence_profile`."""
         iri = self.resolve_batch(scope, batch)
-        profile, min_magnitude = self.evidence_profile(scope, iri, outcome=outcome)
+        runs = self.run_settings(scope)
+        profile, min_magnitude = self.evidence_profile(scope, iri, outcome=outcome, runs=runs)
         signatures = self.signatures(scope)
         return profile, rank(profile, signatures, min_magnitude,
-                             self.member_evidence(scope, signatures, outcome=outcome))
+                             self.member_evidence(scope, signatures, runs, outcome=outcome))
 
-    def member_evidence(self, scope: ReadScope, signatures: list[Signature], *,
+    def member_evidence(self, scope: ReadScope, signatures: list[Signature],
+                        runs: RunSettings, *,
                         outcome: str = DEFAULT_OUTCOME) -> dict[str, MemberEvidence]:
-        """Per discovered signature (IRI): its members' evidence as its discovery run
-        counted it (their events and the feature deviations the run stored) and the run's
-        settings: what the match's similarity score compares a batch with."""
-        settings = dict(self.run_settings(scope).values())
+        """Per discovered signature (IRI) of a run in ``runs`` (:meth:`run_settings`): its
+        members' evidence as that run counted it (their events and the feature deviations
+        the run stored) and the run's settings: what the match's similarity score compares
+        a batch with."""
+        settings = dict(runs.values())
         by_run: dict[str, list[Signature]] = defaultdict(list)
         for signature in signatures:
             if signature.kind == "discovered" and signature.run in settings:
