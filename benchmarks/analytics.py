@@ -42,8 +42,10 @@ What is measured (``main()`` returns the printed figures as a dict):
    nearest other faulty batch of the same campaign has the same fault type (what any
    similarity-based grouping of one campaign builds on), and, with two seeds or more, leave
    one seed out: the nearest batch of the other seeds, and a random forest trained on the
-   other seeds' evidence. It says whether a shortfall of discovery is the evidence's or the
-   grouping's.
+   other seeds' evidence; and the *supervised grouping*: each seed's batches with signal
+   grouped by that forest's prediction, scored like discovery (ARI, all faulty) — what this
+   evidence allows when labelled campaigns teach the grouping. It says whether a shortfall
+   of discovery is the evidence's or the grouping's.
 
 **Cache**: the expensive part of a seed (simulation, in-process site analysis, RDF export,
 alignment — a few minutes per seed) is stored once under ``.twinfed/bench-cache/`` (the
@@ -554,6 +556,8 @@ def separability(signal_by_seed: dict[int, list[tuple[BatchProfile, str]]],
     for seed in sorted(set(seeds.tolist())):
         in_seed, train = seeds == seed, keep & (seeds != seed)
         test = single & in_seed
+        if not train.any():
+            continue
         forest = RandomForestClassifier(n_estimators=300, random_state=0)
         forest.fit(evidence[train], labels[train])
         predicted = forest.predict(evidence[in_seed])
